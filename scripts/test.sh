@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything with warnings as errors, and runs
+# every test: unit and integration (CTest), end-to-end, the protocol fuzzer for
+# a bounded time, and the browser tests. Exits non-zero on any failure.
+#   scripts/test.sh                    everything
+#   FUZZ_SECONDS=60 BUILD_DIR=build    (defaults)
+#   SKIP_BROWSER=1 / SKIP_FUZZ=1       to leave those out locally
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${BUILD_DIR:-build}
+jobs=${JOBS:-$(nproc)}
+
+setup_flags=()
+[ -z "${SKIP_BROWSER:-}" ] && [ -f tests/browser/package.json ] && setup_flags+=(--browser)
+scripts/setup.sh "${setup_flags[@]}"
+
+echo "== configure ($build)"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_WERROR=ON -DTETHER_BUILD_TESTS=ON
+echo "== build"
+cmake --build "$build" -j "$jobs"
+
+echo "== unit, integration and end-to-end tests"
+(cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 300)
+
+if [ -z "${SKIP_FUZZ:-}" ] && [ -x scripts/fuzz.sh ]; then
+  echo "== protocol fuzzer (${FUZZ_SECONDS:-60} s)"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+fi
+
+if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/browser-tests.sh ]; then
+  echo "== browser tests"
+  TETHER_BROKER_BIN="$root/$build/broker/tether-broker" TETHER_AGENT_BIN="$root/$build/agent/tether-agent" \
+    scripts/browser-tests.sh
+fi
+echo "== all tests passed"
