@@ -1,0 +1,104 @@
+#pragma once
+// The single-node store: SQLite in WAL mode. Writes go through the
+// group_commit_writer (one thread, one connection); reads use a second
+// connection guarded by a mutex, because a SQLite::Database must not be used by
+// two threads at once. Implementation detail of open_store(): code against store.
+
+#include "store/group_commit_writer.hpp"
+#include "store/store.hpp"
+#include "tether/shared/log.hpp"
+
+#include <SQLiteCpp/Database.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <string>
+
+namespace tether::broker {
+
+class sqlite_store final : public store {
+  public:
+    // Throws at start-up (cannot open, cannot migrate).
+    sqlite_store(const std::filesystem::path& db_path, const clock_source& clock, const store_options& options);
+    ~sqlite_store() override;
+
+    // request_store
+    void write(request_record snapshot, durable_callback on_durable) override;
+    void flush() override;
+    std::optional<request_record> get_request(const uuid& id) override;
+    request_page list_requests(const request_query& query) override;
+    std::vector<request_record> load_non_terminal() override;
+    store_status delete_request(const uuid& id) override;
+    std::uint64_t commit_batches() const override;
+    std::uint64_t committed_writes() const override;
+
+    // account_store (sqlite_store_accounts.cpp)
+    store_status add_user(const std::string& name, std::string_view password, bool admin) override;
+    std::optional<user_record> get_user(const std::string& name) override;
+    std::vector<user_record> list_users() override;
+    store_status delete_user(const std::string& name) override;
+    store_status set_password(const std::string& name, std::string_view password) override;
+    store_status set_admin(const std::string& name, bool admin) override;
+    std::optional<user_record> verify_login(const std::string& name, std::string_view password) override;
+    secret_result create_session(const std::string& username) override;
+    std::optional<user_record> find_session_user(std::string_view token) override;
+    store_status delete_session(std::string_view token) override;
+    std::size_t delete_expired_sessions() override;
+    secret_result create_api_key(const std::string& username) override;
+    std::vector<api_key_record> list_api_keys(const std::string& username) override;
+    std::vector<api_key_record> list_all_api_keys() override;
+    store_status revoke_api_key(std::int64_t id) override;
+    store_status revoke_user_api_key(const std::string& username, std::int64_t id) override;
+    std::optional<user_record> find_api_key_user(std::string_view key) override;
+
+    // space_store (sqlite_store_spaces.cpp)
+    secret_result add_space(const space_config& config) override;
+    store_status update_space(const space_config& config) override;
+    store_status delete_space(const std::string& name) override;
+    std::optional<space_config> get_space(const std::string& name) override;
+    std::vector<space_config> list_spaces() override;
+    secret_result rotate_space_token(const std::string& name) override;
+    store_status set_space_token_hash(const std::string& name, const std::string& token_hash) override;
+
+  private:
+    // Runs `fn(reader_)` under the read mutex; on an exception logs it and
+    // returns `fallback`. Reads never throw to callers.
+    template <typename T, typename Fn> T read(const char* what, T fallback, Fn&& fn);
+    // Runs a synchronous write job; `failed` if the job or the commit failed.
+    template <typename Fn> store_status write_sync(Fn&& fn);
+
+    std::optional<user_record> read_user_by(const char* sql, const std::string& key, std::int64_t now_ms);
+    const std::string& dummy_password_hash();
+
+    const clock_source& clock_;
+    const store_options options_;
+    // The writer is built first: it runs the migrations the reader relies on.
+    group_commit_writer writer_;
+    std::mutex read_mu_;
+    SQLite::Database reader_;
+    std::once_flag dummy_once_;
+    std::string dummy_hash_;
+};
+
+template <typename T, typename Fn> T sqlite_store::read(const char* what, T fallback, Fn&& fn) {
+    std::lock_guard lock(read_mu_);
+    try {
+        return fn(reader_);
+    } catch (const std::exception& e) {
+        log::error("store: {} failed: {}", what, e.what());
+        return fallback;
+    }
+}
+
+template <typename Fn> store_status sqlite_store::write_sync(Fn&& fn) {
+    store_status status = store_status::ok;
+    const bool ok = writer_.run([&](SQLite::Database& db) { status = fn(db); });
+    return ok ? status : store_status::failed;
+}
+
+// Opens a connection with the pragmas every connection needs (WAL, synchronous,
+// foreign keys, busy timeout).
+SQLite::Database open_connection(const std::filesystem::path& db_path, bool create);
+
+} // namespace tether::broker
