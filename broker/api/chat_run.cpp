@@ -1,0 +1,118 @@
+#include "api/chat_run.hpp"
+
+#include "api/json_helpers.hpp"
+
+namespace tether::broker::api {
+
+namespace http = boost::beast::http;
+
+chat_run::chat_run(core_access& core, const uuid& id, completion_ids ids, bool stream, std::vector<std::string> stop,
+                   std::shared_ptr<net::http_exchange> ex)
+    : core_(core), id_(id), ids_(std::move(ids)), stream_(stream), ex_(std::move(ex)), filter_(std::move(stop)) {
+    if (stream_) {
+        out_ = std::make_shared<net::sse_channel>();
+        // The role comes first, as OpenAI sends it, so the client sees progress at once.
+        out_->push(sse_data(chunk_json(ids_, "assistant", "", std::nullopt)));
+    }
+}
+
+void chat_run::durable() {
+    std::optional<net::string_response> held;
+    {
+        std::lock_guard lock(mutex_);
+        durable_ = true;
+        held.swap(held_);
+    }
+    if (held) return ex_->respond(std::move(*held));
+    if (stream_) ex_->respond_events(out_);
+}
+
+void chat_run::refuse(net::string_response res) {
+    {
+        std::lock_guard lock(mutex_);
+        answered_ = true;
+        held_.reset();
+    }
+    ex_->respond(std::move(res));
+}
+
+void chat_run::answer(net::string_response res) {
+    if (durable_) return ex_->respond(std::move(res));
+    held_ = std::move(res);
+}
+
+void chat_run::on_event(const request_event& e) {
+    std::lock_guard lock(mutex_);
+    if (answered_) return;
+    if (stream_ && durable_ && out_->closed()) {
+        // The client went away: nobody will read the answer, so free the agent.
+        answered_ = true;
+        core_.post([id = id_](broker_core& core) { core.cancel(id, "user"); });
+        return;
+    }
+    if (e.type == "delta") {
+        auto text = read_delta_text(e.data_json).value_or("");
+        received_ += text;
+        emit(filter_.feed(text));
+        // A stop sequence completes the answer; the agent may go on.
+        if (filter_.stopped()) finish_ok("stop", "");
+        return;
+    }
+    if (e.type == "completed") {
+        auto result = read_completed_event(e.data_json);
+        // Text the deltas did not carry (a backend that does not stream).
+        std::string rest;
+        if (received_.empty()) rest = result.output;
+        else if (result.output.size() > received_.size() && result.output.starts_with(received_))
+            rest = result.output.substr(received_.size());
+        emit(filter_.feed(rest));
+        emit(filter_.flush());
+        auto reason = filter_.stopped() || result.finish_reason.empty() ? std::string("stop") : result.finish_reason;
+        finish_ok(reason, result.usage_json);
+        return;
+    }
+    if (e.type == "failed" || e.type == "timeout" || e.type == "cancelled") {
+        auto [code, message] = read_event_error(e.data_json);
+        fail(e.type, code, message);
+    }
+    // queued, processing, requeued: nothing to tell an OpenAI client.
+}
+
+void chat_run::emit(const std::string& text) {
+    if (text.empty()) return;
+    if (stream_) out_->push(sse_data(chunk_json(ids_, std::nullopt, text, std::nullopt)));
+    else content_ += text;
+}
+
+void chat_run::finish_ok(std::string_view finish_reason, std::string_view usage_json) {
+    answered_ = true;
+    if (stream_) {
+        out_->push(sse_data(chunk_json(ids_, std::nullopt, std::nullopt, finish_reason)));
+        out_->push("data: [DONE]\n\n");
+        out_->finish();
+        return;
+    }
+    answer(json_response(http::status::ok, completion_json(ids_, content_, finish_reason, usage_json)));
+}
+
+void chat_run::fail(std::string_view state, std::string_view code, std::string_view message) {
+    answered_ = true;
+    openai_error e{http::status::bad_gateway, std::string(message), "server_error", "", std::string(code)};
+    if (state == "timeout") {
+        e.status = http::status::gateway_timeout;
+        e.message = "The request timed out: " + e.message;
+    } else if (state == "cancelled") {
+        e.status = http::status::conflict;
+        e.type = "invalid_request_error";
+        e.message = "The request was cancelled: " + e.message;
+    }
+    if (stream_) {
+        // The status line is long sent; OpenAI clients raise on an error frame.
+        out_->push(sse_data(openai_error_json(e)));
+        out_->finish();
+        return;
+    }
+    answer(openai_error_response(e));
+}
+
+} // namespace tether::broker::api

@@ -1,0 +1,61 @@
+#pragma once
+// One chat completion in flight: observes its Tether request's events (from
+// core_access::submit_observed, on the core strand) and turns them into an
+// OpenAI answer, either one chat.completion or a stream of
+// chat.completion.chunk frames ending in `data: [DONE]`. Applies `stop`
+// sequences. Answers only once the request is durable. Keeps no request
+// state the core does not already have.
+
+#include "api/core_access.hpp"
+#include "api/openai_format.hpp"
+#include "api/stop_filter.hpp"
+#include "net/http_types.hpp"
+#include "net/sse_channel.hpp"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tether::broker::api {
+
+class chat_run : public std::enable_shared_from_this<chat_run> {
+  public:
+    chat_run(core_access& core, const uuid& id, completion_ids ids, bool stream, std::vector<std::string> stop,
+             std::shared_ptr<net::http_exchange> ex);
+
+    // One event of the request (core strand).
+    void on_event(const request_event& e);
+    // The store has the request: the answer may go out. Any thread.
+    void durable();
+    // The request was not accepted (or not stored): answer `res` instead. Any thread.
+    void refuse(net::string_response res);
+    const std::string& model() const { return ids_.model; }
+
+  private:
+    void emit(const std::string& text);
+    void finish_ok(std::string_view finish_reason, std::string_view usage_json);
+    void fail(std::string_view state, std::string_view code, std::string_view message);
+    void answer(net::string_response res); // now if durable, else once durable
+
+    core_access& core_;
+    const uuid id_;
+    const completion_ids ids_;
+    const bool stream_;
+    std::shared_ptr<net::http_exchange> ex_;
+
+    std::mutex mutex_;
+    // The client's stream: filled from the first event, handed to the
+    // connection once durable (the channel holds what came before).
+    std::shared_ptr<net::sse_channel> out_;
+    stop_filter filter_;
+    std::string received_; // all delta text, unfiltered
+    std::string content_;  // what the client gets (non-streaming)
+    std::optional<net::string_response> held_; // an answer waiting for durability
+    bool durable_ = false;
+    bool answered_ = false; // the outcome is decided; later events are ignored
+};
+
+} // namespace tether::broker::api

@@ -1,0 +1,143 @@
+#include "net/sse_session.hpp"
+
+#include "net/http_session.hpp"
+#include "net/stream_ops.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+
+#include <array>
+#include <deque>
+#include <string>
+
+namespace tether::broker::net {
+namespace {
+
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+using error_code = beast::error_code;
+
+template <class Stream>
+class sse_session final : public sse_writer, public std::enable_shared_from_this<sse_session<Stream>> {
+public:
+    sse_session(Stream stream, std::shared_ptr<sse_channel> channel, std::shared_ptr<const session_context> ctx,
+                connection_ticket ticket)
+        : stream_(std::move(stream)), channel_(std::move(channel)), ctx_(std::move(ctx)),
+          ticket_(std::move(ticket)), timer_(stream_.get_executor()) {
+        ++ctx_->counters->sse_streams;
+    }
+    ~sse_session() override { --ctx_->counters->sse_streams; }
+
+    void run() {
+        asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+            self->arm_keepalive();
+            self->watch_peer();
+            self->channel_->attach(self);
+        });
+    }
+
+    void post_bytes(std::string bytes) override {
+        asio::post(stream_.get_executor(), [self = this->shared_from_this(), b = std::move(bytes)]() mutable {
+            self->enqueue(std::move(b));
+        });
+    }
+    void post_close() override {
+        asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+            self->closing_ = true;
+            if (!self->writing_) self->shut();
+        });
+    }
+
+private:
+    void enqueue(std::string b) {
+        if (done_ || closing_) return;
+        queue_.push_back(std::move(b));
+        if (!writing_) write_next();
+    }
+
+    void write_next() {
+        if (queue_.empty()) {
+            if (closing_) shut();
+            return;
+        }
+        writing_ = true;
+        beast::get_lowest_layer(stream_).expires_after(ctx_->limits.write_timeout);
+        asio::async_write(stream_, asio::buffer(queue_.front()),
+                          [self = this->shared_from_this()](error_code ec, std::size_t) {
+                              self->writing_ = false;
+                              self->queue_.pop_front();
+                              if (ec) return self->fail();
+                              beast::get_lowest_layer(self->stream_).expires_never();
+                              self->write_next();
+                          });
+    }
+
+    void arm_keepalive() {
+        timer_.expires_after(ctx_->limits.sse_keepalive);
+        timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+            if (ec || self->done_) return;
+            self->enqueue(": keepalive\n\n");
+            self->arm_keepalive();
+        });
+    }
+
+    // The client sends nothing on an event stream; a completed read means it
+    // closed (or misbehaved): either way the stream ends.
+    void watch_peer() {
+        stream_.async_read_some(asio::buffer(sink_), [self = this->shared_from_this()](error_code ec, std::size_t) {
+            if (self->done_) return;
+            if (!ec) return self->watch_peer();
+            self->fail();
+        });
+    }
+
+    void fail() {
+        if (done_) return;
+        done_ = true;
+        channel_->detach();
+        timer_.cancel();
+        beast::get_lowest_layer(stream_).close();
+    }
+
+    void shut() {
+        if (done_) return;
+        done_ = true;
+        channel_->detach();
+        timer_.cancel();
+        shutdown_stream(stream_, this->shared_from_this());
+        // Closing the socket soon after ends the pending read.
+        auto t = std::make_shared<asio::steady_timer>(stream_.get_executor());
+        t->expires_after(std::chrono::seconds(2));
+        t->async_wait([self = this->shared_from_this(), t](error_code) { beast::get_lowest_layer(self->stream_).close(); });
+    }
+
+    Stream stream_;
+    std::shared_ptr<sse_channel> channel_;
+    std::shared_ptr<const session_context> ctx_;
+    connection_ticket ticket_;
+    asio::steady_timer timer_;
+    std::deque<std::string> queue_;
+    std::array<char, 512> sink_{};
+    bool writing_ = false;
+    bool closing_ = false;
+    bool done_ = false;
+};
+
+} // namespace
+
+template <class Stream>
+void start_sse_session(Stream stream, std::shared_ptr<sse_channel> channel, std::shared_ptr<const session_context> ctx,
+                       connection_ticket ticket) {
+    std::make_shared<sse_session<Stream>>(std::move(stream), std::move(channel), std::move(ctx), std::move(ticket))
+        ->run();
+}
+
+template void start_sse_session<plain_stream>(plain_stream, std::shared_ptr<sse_channel>,
+                                              std::shared_ptr<const session_context>, connection_ticket);
+template void start_sse_session<tls_stream>(tls_stream, std::shared_ptr<sse_channel>,
+                                            std::shared_ptr<const session_context>, connection_ticket);
+
+} // namespace tether::broker::net
