@@ -1,0 +1,379 @@
+#include "app/agent_options.hpp"
+
+#include "tether/shared/log.hpp"
+#include "tether/shared/units.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace tether::agent {
+
+namespace {
+
+// A configuration mistake: becomes exit status 2 with this message.
+struct config_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+std::string default_name() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) == 0 && buf[0] != '\0') return buf;
+    return "tether-agent";
+}
+
+std::chrono::milliseconds parse_seconds(const std::string& what, const std::string& text) {
+    auto d = parse_duration(text);
+    if (!d || d->count() < 0)
+        throw config_error(fmt::format("{}: '{}' is not a duration (e.g. 30, 1.5, 500ms)", what, text));
+    return *d;
+}
+
+// Replaces the space of the same name, or adds it; keeps a capacity/models
+// given earlier unless the new one sets them.
+void merge_space(std::vector<space_option>& spaces, space_option s) {
+    for (auto& existing : spaces) {
+        if (existing.name == s.name) {
+            existing.token = std::move(s.token);
+            if (s.capacity) existing.capacity = s.capacity;
+            if (!s.models.empty()) existing.models = std::move(s.models);
+            return;
+        }
+    }
+    spaces.push_back(std::move(s));
+}
+
+std::string json_string_value(simdjson::ondemand::value v, const std::string& what) {
+    if (v.type() != simdjson::ondemand::json_type::string) throw config_error(what + ": must be a string");
+    return std::string(std::string_view(v.get_string()));
+}
+
+double json_number_value(simdjson::ondemand::value v, const std::string& what) {
+    if (v.type() != simdjson::ondemand::json_type::number) throw config_error(what + ": must be a number");
+    return double(v.get_double());
+}
+
+std::uint32_t json_capacity(simdjson::ondemand::value v, const std::string& what) {
+    const double d = json_number_value(v, what);
+    if (d < 1 || d > 1024 || std::floor(d) != d) throw config_error(what + ": must be a whole number from 1 to 1024");
+    return static_cast<std::uint32_t>(d);
+}
+
+// "15", 15 or "500ms" -> duration.
+std::chrono::milliseconds json_duration(simdjson::ondemand::value v, const std::string& what) {
+    if (v.type() == simdjson::ondemand::json_type::number) {
+        const double s = double(v.get_double());
+        if (s < 0) throw config_error(what + ": must not be negative");
+        return std::chrono::milliseconds{static_cast<std::int64_t>(s * 1000.0)};
+    }
+    return parse_seconds(what, json_string_value(v, what));
+}
+
+space_option json_space(simdjson::ondemand::object obj, const std::string& what) {
+    space_option s;
+    for (auto field : obj) {
+        const std::string key(std::string_view(field.unescaped_key()));
+        simdjson::ondemand::value v = field.value();
+        std::string w = what;
+        w += ".";
+        w += key;
+        if (key == "name" || key == "space") {
+            s.name = json_string_value(v, w);
+        } else if (key == "token") {
+            s.token = json_string_value(v, w);
+        } else if (key == "capacity") {
+            s.capacity = json_capacity(v, w);
+        } else if (key == "models") {
+            for (auto m : v.get_array()) {
+                simdjson::ondemand::value model = m.value();
+                s.models.push_back(json_string_value(model, w));
+            }
+        } else {
+            throw config_error(fmt::format("{}: unknown setting", w));
+        }
+    }
+    return s;
+}
+
+// Applies a JSON config file onto `o`. The broker URL and delay come back as
+// text so the command line can still override them before validation.
+void load_config_file(const std::string& path, agent_options& o, std::string& broker, std::string& delay) {
+    auto json = simdjson::padded_string::load(path);
+    if (json.error()) throw config_error(fmt::format("config file {}: cannot read it", path));
+    simdjson::ondemand::parser parser;
+    try {
+        auto doc = parser.iterate(json.value());
+        simdjson::ondemand::object root = doc.get_object();
+        for (auto field : root) {
+            const std::string key(std::string_view(field.unescaped_key()));
+            simdjson::ondemand::value v = field.value();
+            if (key == "broker") {
+                broker = json_string_value(v, key);
+            } else if (key == "name") {
+                o.name = json_string_value(v, key);
+            } else if (key == "backend") {
+                o.backend = json_string_value(v, key);
+            } else if (key == "delay") {
+                delay = v.type() == simdjson::ondemand::json_type::number ? fmt::format("{}", double(v.get_double()))
+                                                                          : json_string_value(v, key);
+            } else if (key == "fail_rate") {
+                o.fail_rate = json_number_value(v, key);
+            } else if (key == "capacity") {
+                o.capacity = json_capacity(v, key);
+            } else if (key == "workers") {
+                o.workers = json_capacity(v, key);
+            } else if (key == "ca_file") {
+                o.ca_file = json_string_value(v, key);
+            } else if (key == "insecure") {
+                if (v.type() != simdjson::ondemand::json_type::boolean)
+                    throw config_error("insecure: must be true or false");
+                o.insecure = bool(v.get_bool());
+            } else if (key == "grace") {
+                o.grace = json_duration(v, key);
+            } else if (key == "log_level") {
+                o.log_level = json_string_value(v, key);
+            } else if (key == "max_input") {
+                const auto text = v.type() == simdjson::ondemand::json_type::number
+                                      ? fmt::format("{}", std::uint64_t(v.get_uint64()))
+                                      : json_string_value(v, key);
+                auto size = parse_size(text);
+                if (!size) throw config_error(fmt::format("max_input: '{}' is not a size", text));
+                o.max_input_bytes = *size;
+            } else if (key == "models") {
+                for (auto m : v.get_object()) {
+                    const std::string name(std::string_view(m.unescaped_key()));
+                    simdjson::ondemand::value path = m.value();
+                    o.models[name] = json_string_value(path, "models." + name);
+                }
+            } else if (key == "spaces") {
+                std::size_t i = 0;
+                for (auto item : v.get_array()) {
+                    simdjson::ondemand::object obj = item.get_object();
+                    auto s = json_space(obj, fmt::format("spaces[{}]", i++));
+                    merge_space(o.spaces, std::move(s));
+                }
+            } else {
+                throw config_error(fmt::format("config file {}: unknown setting '{}'", path, key));
+            }
+        }
+    } catch (const simdjson::simdjson_error& e) {
+        throw config_error(fmt::format("config file {}: not valid JSON of the expected shape ({})", path, e.what()));
+    } catch (const config_error& e) {
+        throw config_error(fmt::format("config file {}: {}", path, e.what()));
+    }
+}
+
+void apply_environment(const environment& env, agent_options& o, std::string& broker) {
+    if (auto it = env.find("TETHER_BROKER"); it != env.end() && !it->second.empty()) broker = it->second;
+    if (auto it = env.find("TETHER_SPACES"); it != env.end() && !it->second.empty()) {
+        std::string_view list = it->second;
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            std::string_view piece = list.substr(0, comma);
+            while (!piece.empty() && piece.front() == ' ')
+                piece.remove_prefix(1);
+            while (!piece.empty() && piece.back() == ' ')
+                piece.remove_suffix(1);
+            const std::string item(piece);
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+            if (item.empty()) continue;
+            std::string error;
+            auto s = parse_space_assignment(item, error);
+            if (!s) throw config_error("TETHER_SPACES: " + error);
+            merge_space(o.spaces, std::move(*s));
+        }
+    }
+    constexpr std::string_view prefix = "TETHER_SPACE_";
+    for (const auto& [key, value] : env) {
+        if (!key.starts_with(prefix) || key.size() == prefix.size()) continue;
+        space_option s;
+        s.name = key.substr(prefix.size());
+        s.token = value;
+        if (!valid_space_name(s.name))
+            throw config_error(fmt::format("{}: '{}' is not a valid space name", key, s.name));
+        if (s.token.empty()) throw config_error(fmt::format("{}: the token is empty", key));
+        merge_space(o.spaces, std::move(s));
+    }
+}
+
+void validate(agent_options& o, const std::string& broker, const std::string& delay) {
+    if (broker.empty()) throw config_error("no broker given: use --broker ws://HOST:PORT/agent (or TETHER_BROKER)");
+    std::string error;
+    auto url = parse_broker_url(broker, error);
+    if (!url) throw config_error(fmt::format("--broker '{}': {}", broker, error));
+    o.broker = *url;
+    if (!delay.empty() && !parse_delay_range(delay, o.delay_min, o.delay_max)) {
+        throw config_error(fmt::format("--delay '{}': expected SECONDS or MIN-MAX, e.g. 2 or 0.5-3", delay));
+    }
+    if (o.spaces.empty())
+        throw config_error("no space given: use --space NAME=TOKEN (or TETHER_SPACE_<NAME>, a config file)");
+    for (const auto& s : o.spaces) {
+        if (!valid_space_name(s.name))
+            throw config_error(fmt::format("space '{}': names are [A-Za-z0-9_.-]{{1,64}}", s.name));
+        if (s.token.empty()) throw config_error(fmt::format("space '{}': no token", s.name));
+    }
+    if (o.backend != "mock" && o.backend != "torch") {
+        throw config_error(fmt::format("--backend '{}': expected mock or torch", o.backend));
+    }
+    if (!(o.fail_rate >= 0.0 && o.fail_rate <= 1.0)) throw config_error("--fail-rate: must be between 0 and 1");
+    if (o.capacity < 1 || o.capacity > 1024) throw config_error("--capacity: must be from 1 to 1024");
+    log::level lvl{};
+    if (!log::parse_level(o.log_level, lvl)) {
+        throw config_error(fmt::format("--log-level '{}': expected debug, info, warn, error or off", o.log_level));
+    }
+    if (o.insecure && !o.ca_file.empty()) throw config_error("--insecure and --ca-file contradict each other");
+    if (o.name.empty()) o.name = default_name();
+}
+
+} // namespace
+
+bool valid_space_name(const std::string& name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                        c == '.' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::optional<space_option> parse_space_assignment(const std::string& text, std::string& error) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos) {
+        error = fmt::format("'{}' is not NAME=TOKEN", text);
+        return std::nullopt;
+    }
+    space_option s;
+    s.name = text.substr(0, eq);
+    s.token = text.substr(eq + 1);
+    if (!valid_space_name(s.name)) {
+        error = fmt::format("'{}' is not a valid space name ([A-Za-z0-9_.-]{{1,64}})", s.name);
+        return std::nullopt;
+    }
+    if (s.token.empty()) {
+        error = fmt::format("space '{}' has an empty token", s.name);
+        return std::nullopt;
+    }
+    return s;
+}
+
+bool parse_delay_range(const std::string& text, std::chrono::milliseconds& lo, std::chrono::milliseconds& hi) {
+    const auto dash = text.find('-');
+    const std::string a = text.substr(0, dash);
+    const std::string b = dash == std::string::npos ? a : text.substr(dash + 1);
+    auto da = parse_duration(a);
+    auto db = parse_duration(b);
+    if (!da || !db || da->count() < 0 || db->count() < 0 || *db < *da) return false;
+    lo = *da;
+    hi = *db;
+    return true;
+}
+
+environment current_environment() {
+    environment env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view kv(*e);
+        const auto eq = kv.find('=');
+        if (eq == std::string_view::npos) continue;
+        env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+    }
+    return env;
+}
+
+options_outcome parse_agent_options(int argc, const char* const* argv, const environment& env) {
+    CLI::App app{"tether-agent: serves inference for Tether spaces over one outbound WebSocket to the broker.\n"
+                 "Tokens may also come from TETHER_SPACE_<NAME>=TOKEN, TETHER_SPACES=\"A=tok,B=tok\" or --config;\n"
+                 "the broker URL from TETHER_BROKER. Exit status: 0 stopped cleanly, 1 fatal error,\n"
+                 "2 bad command line or config, 3 the broker refused a space (bad token, unknown space, protocol)."};
+    app.set_version_flag("--version", "tether-agent 0.1.0");
+    std::string broker, delay, config, max_input, grace, fail_rate, log_level;
+    std::vector<std::string> spaces, models;
+    std::string backend, name, ca_file;
+    std::uint32_t capacity = 0, workers = 0;
+    bool insecure = false;
+    app.add_option("--broker", broker, "Broker agent endpoint: ws://HOST:PORT/agent or wss://HOST:PORT/agent");
+    app.add_option("--space", spaces, "A space to serve, NAME=TOKEN (repeatable)");
+    app.add_option("--backend", backend, "mock or torch (default mock)");
+    app.add_option("--delay", delay,
+                   "mock: reply delay in seconds, SECONDS or MIN-MAX (default 1-5; 0 for benchmarks)");
+    app.add_option("--fail-rate", fail_rate, "mock: chance 0.0-1.0 that a request fails with model_error");
+    app.add_option("--model", models, "torch: NAME=model.pt (repeatable)");
+    app.add_option("--capacity", capacity, "Requests in flight per space (default 1)");
+    app.add_option("--workers", workers, "Inference threads (default: the sum of the spaces' capacities)");
+    app.add_option("--name", name, "Agent name shown by the broker (default: host name)");
+    app.add_option("--config", config, "JSON config file (settings and spaces; flags override it)");
+    app.add_option("--ca-file", ca_file, "PEM file of CA certificates to trust for wss:// (default: system store)");
+    app.add_flag("--insecure", insecure,
+                 "wss://: do not verify the broker's certificate (self-signed test setups only)");
+    app.add_option("--grace", grace, "On SIGTERM, how long in-flight requests may finish (default 30 s)");
+    app.add_option("--log-level", log_level, "debug, info, warn, error or off (default info)");
+    app.add_option("--max-input", max_input, "Largest total of input files per request (default 512MiB)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        return {std::nullopt, 0, app.help()};
+    } catch (const CLI::CallForVersion&) {
+        return {std::nullopt, 0, "tether-agent 0.1.0\n"};
+    } catch (const CLI::ParseError& e) {
+        return {std::nullopt, 2, fmt::format("tether-agent: {}\nRun with --help for more information.\n", e.what())};
+    }
+
+    agent_options o;
+    try {
+        std::string url, delay_text;
+        if (!config.empty()) load_config_file(config, o, url, delay_text);
+        apply_environment(env, o, url);
+        if (!broker.empty()) url = broker;
+        if (!delay.empty()) delay_text = delay;
+        for (const auto& s : spaces) {
+            std::string error;
+            auto sp = parse_space_assignment(s, error);
+            if (!sp) throw config_error("--space: " + error);
+            merge_space(o.spaces, std::move(*sp));
+        }
+        for (const auto& m : models) {
+            const auto eq = m.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
+                throw config_error(fmt::format("--model '{}': expected NAME=model.pt", m));
+            }
+            o.models[m.substr(0, eq)] = m.substr(eq + 1);
+        }
+        if (!backend.empty()) o.backend = backend;
+        if (!name.empty()) o.name = name;
+        if (!ca_file.empty()) o.ca_file = ca_file;
+        if (insecure) o.insecure = true;
+        if (!log_level.empty()) o.log_level = log_level;
+        if (app.count("--capacity") > 0) o.capacity = capacity;
+        if (app.count("--workers") > 0) o.workers = workers;
+        if (!grace.empty()) o.grace = parse_seconds("--grace", grace);
+        if (!fail_rate.empty()) {
+            try {
+                std::size_t used = 0;
+                o.fail_rate = std::stod(fail_rate, &used);
+                if (used != fail_rate.size()) throw std::invalid_argument("trailing text");
+            } catch (const std::logic_error&) {
+                throw config_error(fmt::format("--fail-rate '{}': expected a number from 0 to 1", fail_rate));
+            }
+        }
+        if (!max_input.empty()) {
+            auto size = parse_size(max_input);
+            if (!size || *size == 0)
+                throw config_error(fmt::format("--max-input '{}': not a size (e.g. 256MiB)", max_input));
+            o.max_input_bytes = *size;
+        }
+        validate(o, url, delay_text);
+    } catch (const config_error& e) {
+        return {std::nullopt, 2, fmt::format("tether-agent: {}\nRun with --help for more information.\n", e.what())};
+    }
+    return {std::move(o), 0, {}};
+}
+
+} // namespace tether::agent

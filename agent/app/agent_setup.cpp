@@ -1,0 +1,56 @@
+#include "app/agent_setup.hpp"
+
+#include "backends/mock/mock_backend.hpp"
+
+#include "tether/shared/ids.hpp"
+
+namespace tether::agent {
+
+std::unique_ptr<backend> make_backend(const agent_options& opts) {
+    if (opts.backend == "mock") {
+        mock_options m;
+        m.delay_min = opts.delay_min;
+        m.delay_max = opts.delay_max;
+        m.fail_rate = opts.fail_rate;
+        return std::make_unique<mock_backend>(m);
+    }
+    // The torch backend plugs in here once it exists (TETHER_HAVE_TORCH).
+    throw usage_error("--backend " + opts.backend + ": this build of tether-agent has no " + opts.backend + " backend");
+}
+
+runner_settings make_runner_settings(const agent_options& opts, const backend& be) {
+    runner_settings rs;
+    rs.grace = opts.grace;
+    rs.ca_file = opts.ca_file;
+    rs.insecure = opts.insecure;
+    auto& c = rs.connection;
+    c.url = opts.broker;
+    c.blobs.max_request_bytes = opts.max_input_bytes;
+    c.blobs.max_file_bytes = opts.max_input_bytes;
+    auto& reg = c.registration;
+    reg.protocol = protocol::version;
+    reg.agent.name = opts.name;
+    reg.agent.version = "0.1.0";
+    // Once per process, kept across reconnects, so the broker lets this
+    // process replace its own stale socket.
+    reg.agent.instance = uuid::random().to_string();
+    for (const auto& s : opts.spaces) {
+        protocol::space_registration r;
+        r.space = s.name;
+        r.token = s.token;
+        r.capacity = opts.capacity_of(s);
+        r.models = s.models.empty() ? be.models(s.name) : s.models;
+        reg.spaces.push_back(std::move(r));
+    }
+    return rs;
+}
+
+std::size_t worker_count(const agent_options& opts) {
+    if (opts.workers > 0) return opts.workers;
+    std::size_t n = 0;
+    for (const auto& s : opts.spaces)
+        n += opts.capacity_of(s);
+    return n == 0 ? 1 : n;
+}
+
+} // namespace tether::agent

@@ -1,0 +1,42 @@
+// tether-agent: parse the configuration, build the backend, run until stopped.
+// Exit statuses: 0 clean stop, 1 fatal error, 2 bad command line or config,
+// 3 the broker refused a space (bad token, unknown space, protocol).
+
+#include "app/agent_options.hpp"
+#include "app/agent_setup.hpp"
+#include "net/agent_runner.hpp"
+
+#include "tether/shared/log.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+
+int main(int argc, char** argv) {
+    using namespace tether::agent;
+    auto outcome = parse_agent_options(argc, argv, current_environment());
+    if (!outcome.options) {
+        std::fputs(outcome.message.c_str(), outcome.exit_code == 0 ? stdout : stderr);
+        return outcome.exit_code;
+    }
+    const agent_options& opts = *outcome.options;
+    try {
+        tether::log::level lvl{};
+        tether::log::parse_level(opts.log_level, lvl);
+        tether::log::set_level(lvl);
+        auto be = make_backend(opts);
+        agent_runner runner(make_runner_settings(opts, *be), *be, worker_count(opts));
+        tether::log::info("tether-agent {} starting: backend {}, {} space(s), broker {}", "0.1.0", be->name(),
+                          opts.spaces.size(), opts.broker.to_string());
+        return runner.run();
+    } catch (const usage_error& e) {
+        std::fprintf(stderr, "tether-agent: %s\n", e.what());
+        return exit_usage;
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "tether-agent: %s\n", e.what());
+        return exit_usage;
+    } catch (const std::exception& e) {
+        tether::log::error("fatal: {}", e.what());
+        return exit_fatal;
+    }
+}
