@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libsimdjson-dev libsqlitecpp-dev libsqlite3-dev libfmt-dev
-  catch2 libssl-dev libcli11-dev
+  catch2 libssl-dev openssl libcli11-dev
   clang libclang-rt-14-dev
   curl
 )

@@ -4,7 +4,8 @@
 # a bounded time, and the browser tests. Exits non-zero on any failure.
 #   scripts/test.sh                    everything
 #   FUZZ_SECONDS=60 BUILD_DIR=build    (defaults)
-#   SKIP_BROWSER=1 / SKIP_FUZZ=1       to leave those out locally
+#   SKIP_BROWSER=1 / SKIP_FUZZ=1       to leave those out locally (browser also skips
+#                                      the npm-based OpenAI client tests)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -12,7 +13,7 @@ build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
 setup_flags=()
-[ -z "${SKIP_BROWSER:-}" ] && [ -f tests/browser/package.json ] && setup_flags+=(--browser)
+[ -z "${SKIP_BROWSER:-}" ] && setup_flags+=(--browser)
 scripts/setup.sh "${setup_flags[@]}"
 
 echo "== configure ($build)"
@@ -32,5 +33,10 @@ if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/browser-tests.sh ]; then
   echo "== browser tests"
   TETHER_BROKER_BIN="$root/$build/broker/tether-broker" TETHER_AGENT_BIN="$root/$build/agent/tether-agent" \
     scripts/browser-tests.sh
+fi
+if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/openai-tests.sh ]; then
+  echo "== OpenAI client tests"
+  TETHER_BROKER_BIN="$root/$build/broker/tether-broker" TETHER_AGENT_BIN="$root/$build/agent/tether-agent" \
+    scripts/openai-tests.sh
 fi
 echo "== all tests passed"
