@@ -26,7 +26,7 @@ public:
     sse_session(Stream stream, std::shared_ptr<sse_channel> channel, std::shared_ptr<const session_context> ctx,
                 connection_ticket ticket)
         : stream_(std::move(stream)), channel_(std::move(channel)), ctx_(std::move(ctx)),
-          ticket_(std::move(ticket)), timer_(stream_.get_executor()) {
+          ticket_(std::move(ticket)), timer_(stream_.get_executor()), linger_(stream_.get_executor()) {
         ++ctx_->counters->sse_streams;
     }
     ~sse_session() override { --ctx_->counters->sse_streams; }
@@ -88,7 +88,13 @@ private:
     // closed (or misbehaved): either way the stream ends.
     void watch_peer() {
         stream_.async_read_some(asio::buffer(sink_), [self = this->shared_from_this()](error_code ec, std::size_t) {
-            if (self->done_) return;
+            if (self->done_) {
+                // The stream already ended on our side and the client has now
+                // closed too: release the socket (and its connection slot) at
+                // once instead of waiting out the linger timer.
+                if (ec) self->linger_.cancel();
+                return;
+            }
             if (!ec) return self->watch_peer();
             self->fail();
         });
@@ -108,10 +114,11 @@ private:
         channel_->detach();
         timer_.cancel();
         shutdown_stream(stream_, this->shared_from_this());
-        // Closing the socket soon after ends the pending read.
-        auto t = std::make_shared<asio::steady_timer>(stream_.get_executor());
-        t->expires_after(std::chrono::seconds(2));
-        t->async_wait([self = this->shared_from_this(), t](error_code) { beast::get_lowest_layer(self->stream_).close(); });
+        // Give the client up to 2 s to read the end and close; its close
+        // (seen by watch_peer) cuts this short. Either way the socket closes,
+        // which ends the pending read and frees the connection slot.
+        linger_.expires_after(std::chrono::seconds(2));
+        linger_.async_wait([self = this->shared_from_this()](error_code) { beast::get_lowest_layer(self->stream_).close(); });
     }
 
     Stream stream_;
@@ -119,6 +126,7 @@ private:
     std::shared_ptr<const session_context> ctx_;
     connection_ticket ticket_;
     asio::steady_timer timer_;
+    asio::steady_timer linger_; // bounds how long a finished stream waits for the client to close
     std::deque<std::string> queue_;
     std::array<char, 512> sink_{};
     bool writing_ = false;
