@@ -1,14 +1,16 @@
-// The OpenAI-compatible surface: GET /v1/models (one model per space that
-// takes a prompt) and POST /v1/chat/completions (model = space). Parsing and
-// shapes live in openai_format, following the request in chat_run; this file
-// only authorises, rate-limits and submits.
+// The OpenAI-compatible API: GET /v1/models[/{model}] and POST
+// /v1/chat/completions (plain and streamed). A chat completion is an ordinary
+// Tether request (same queue, deadline and store); this file translates the
+// request in and the request's events out. Errors use OpenAI's shape.
 #include "api/api_handler.hpp"
 #include "api/chat_run.hpp"
 #include "api/json_helpers.hpp"
 #include "api/openai_format.hpp"
 #include "api/rate_check.hpp"
 
-#include <chrono>
+#include "tether/shared/log.hpp"
+
+#include <algorithm>
 
 namespace tether::broker::api {
 
@@ -16,45 +18,72 @@ namespace http = boost::beast::http;
 
 namespace {
 
-std::int64_t unix_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+std::int64_t unix_seconds(time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-net::string_response openai_fail(http::status status, std::string message, std::string type, std::string code) {
-    openai_error e;
-    e.status = status;
-    e.message = std::move(message);
-    e.type = std::move(type);
-    e.code = std::move(code);
-    return openai_error_response(e);
+// The API is for programs: an OpenAI-shaped 401 rather than the page's one.
+bool require_caller(api_call& call) {
+    if (call.who.signed_in()) return true;
+    openai_error e{http::status::unauthorized, "", "invalid_request_error", "", "invalid_api_key"};
+    e.message = call.who.bad_credentials ? "Incorrect API key provided."
+                                         : "No API key provided: send 'Authorization: Bearer <key>'.";
+    auto res = openai_error_response(e);
+    res.set(http::field::www_authenticate, "Bearer");
+    call.reply(std::move(res));
+    return false;
 }
 
-void models(api_services& s, api_call& call) {
+openai_error model_not_found(std::string_view model) {
+    return openai_error{http::status::not_found, "The model '" + std::string(model) + "' does not exist",
+                        "invalid_request_error", "model", "model_not_found"};
+}
+
+// Spaces that take a prompt are the models a chat can use.
+std::vector<std::string> chat_models(api_services& s) {
     auto spaces = s.core.call([](broker_core& c) { return c.list_spaces(); });
-    std::vector<std::string> names;
+    std::vector<std::string> out;
     for (const auto& sp : spaces)
-        if ((sp.config.features & feature_prompt) != 0) names.push_back(sp.config.name);
-    call.reply(json_response(http::status::ok, models_json(names, 0)));
+        if ((sp.config.features & feature_prompt) != 0) out.push_back(sp.config.name);
+    return out;
+}
+
+void list_models(api_services& s, api_call& call) {
+    if (!require_caller(call)) return;
+    call.reply(json_response(http::status::ok, models_json(chat_models(s), 0)));
+}
+
+void get_model(api_services& s, api_call& call) {
+    if (!require_caller(call)) return;
+    auto models = chat_models(s);
+    if (std::find(models.begin(), models.end(), call.params[0]) == models.end())
+        return call.reply(openai_error_response(model_not_found(call.params[0])));
+    call.reply(json_response(http::status::ok, model_json(call.params[0], 0)));
 }
 
 void chat_completions(api_services& s, api_call& call) {
-    if (s.draining->load())
-        return call.reply(openai_fail(http::status::service_unavailable, "The broker is shutting down", "server_error",
-                                      "draining"));
+    if (!require_caller(call)) return;
     openai_error err;
     auto chat = parse_chat_request(call.req.msg.body(), err);
     if (!chat) return call.reply(openai_error_response(err));
-
+    if (s.draining->load())
+        return call.reply(openai_error_response(
+            {http::status::service_unavailable, "The broker is shutting down.", "server_error", "", "draining"}));
     auto config = s.core.call([&](broker_core& c) -> std::optional<space_config> {
         if (const auto* sp = c.find_space(chat->model)) return *sp;
         return std::nullopt;
     });
-    if (!config || (config->features & feature_prompt) == 0)
-        return call.reply(openai_fail(http::status::not_found, "The model '" + chat->model + "' does not exist",
-                                      "invalid_request_error", "model_not_found"));
+    if (!config) return call.reply(openai_error_response(model_not_found(chat->model)));
+    if ((config->features & feature_prompt) == 0)
+        return call.reply(openai_error_response({http::status::bad_request,
+                                                 "The model '" + chat->model + "' does not take text input.",
+                                                 "invalid_request_error", "model", "model_not_text"}));
     if (auto refused = check_rate_limit(s.limiter, s.latency, call, chat->model)) {
-        auto res = openai_fail(http::status::too_many_requests, "Rate limit reached; retry later", "requests",
-                               "rate_limit_exceeded");
+        auto res = openai_error_response({http::status::too_many_requests,
+                                          "Rate limit reached for " + std::string(refused->limited_by) +
+                                              " on model '" + chat->model + "'. Retry after " +
+                                              std::to_string(refused->retry_after_s) + " s.",
+                                          "requests", "", "rate_limit_exceeded"});
         res.set(http::field::retry_after, std::to_string(refused->retry_after_s));
         return call.reply(std::move(res));
     }
@@ -64,35 +93,40 @@ void chat_completions(api_services& s, api_call& call) {
     r.space = chat->model;
     r.username = call.who.user->name;
     r.prompt = chat->prompt;
-    r.params_json = chat->params_json.empty() ? "{}" : chat->params_json;
+    r.params_json = chat->params_json;
     r.messages_json = chat->messages_json;
-
-    completion_ids ids{"chatcmpl-" + r.id.to_string(), unix_seconds(), chat->model};
-    auto run = std::make_shared<chat_run>(s.core, r.id, std::move(ids), chat->stream, std::move(chat->stop), call.ex);
+    completion_ids ids{"chatcmpl-" + r.id.to_string(), unix_seconds(std::chrono::system_clock::now()), chat->model};
+    auto run = std::make_shared<chat_run>(s.core, r.id, std::move(ids), chat->stream, chat->stop, call.ex);
     s.core.submit_observed(std::move(r), [run](const request_event& e) { run->on_event(e); },
                            [run](submit_outcome o, bool durable) {
-                               if (o.status == submit_status::ok && durable) return run->durable();
-                               if (o.status == submit_status::queue_full) {
-                                   auto res = openai_fail(http::status::too_many_requests, "The model's queue is full",
-                                                          "requests", "queue_full");
-                                   res.set(http::field::retry_after,
-                                           std::to_string(std::max<std::uint32_t>(1, o.retry_after_s)));
-                                   return run->refuse(std::move(res));
-                               }
-                               if (o.status == submit_status::unknown_space)
-                                   return run->refuse(openai_fail(http::status::not_found, "No such model",
-                                                                  "invalid_request_error", "model_not_found"));
-                               run->refuse(openai_fail(http::status::service_unavailable,
-                                                       "The request could not be stored", "server_error",
-                                                       "store_failed"));
-                           });
+        if (o.status == submit_status::ok && durable) return run->durable();
+        switch (o.status) {
+        case submit_status::queue_full: {
+            auto retry = std::max<std::uint32_t>(1, o.retry_after_s);
+            auto res = openai_error_response({http::status::too_many_requests,
+                                              "The model's queue is full. Retry after " + std::to_string(retry) + " s.",
+                                              "server_error", "", "queue_full"});
+            res.set(http::field::retry_after, std::to_string(retry));
+            return run->refuse(std::move(res));
+        }
+        case submit_status::unknown_space:
+            return run->refuse(openai_error_response(model_not_found(run->model())));
+        case submit_status::duplicate_id:
+        case submit_status::ok:
+            return run->refuse(openai_error_response({http::status::service_unavailable,
+                                                      "The request could not be stored.", "server_error", "",
+                                                      "store_failed"}));
+        }
+    });
 }
 
 } // namespace
 
 void add_openai_routes(router& r) {
-    r.add(http::verb::get, "/v1/models", access::user, models);
-    r.add(http::verb::post, "/v1/chat/completions", access::user, chat_completions);
+    // Authorisation is checked by the handlers, so that its errors are OpenAI-shaped.
+    r.add(http::verb::get, "/v1/models", access::anyone, list_models);
+    r.add(http::verb::get, "/v1/models/{model}", access::anyone, get_model);
+    r.add(http::verb::post, "/v1/chat/completions", access::anyone, chat_completions);
 }
 
 } // namespace tether::broker::api
