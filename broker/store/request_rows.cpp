@@ -257,9 +257,12 @@ request_page select_page(SQLite::Database& db, const request_query& query) {
 }
 
 std::vector<request_record> select_non_terminal(SQLite::Database& db) {
+    // Submissions in the same millisecond tie on created_ms; rowid is the
+    // insertion order, which the single writer keeps equal to submit order,
+    // so FIFO order survives a restart (a random id would shuffle them).
     SQLite::Statement q(db, std::string(select_columns) +
                                 "WHERE r.state NOT IN ('completed', 'failed', 'timeout', 'cancelled') "
-                                "ORDER BY r.created_ms, r.id");
+                                "ORDER BY r.created_ms, r.rowid");
     return read_all(db, q);
 }
 

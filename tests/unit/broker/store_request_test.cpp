@@ -93,6 +93,22 @@ TEST_CASE("load_non_terminal returns only unfinished requests, oldest first", "[
     }
 }
 
+TEST_CASE("requests submitted in the same millisecond come back in the order they were written", "[store]") {
+    temp_dir dir;
+    manual_clock clock;
+    auto s = open_test_store(dir.path(), clock);
+    std::vector<uuid> written;
+    for (int i = 0; i < 50; ++i) {
+        auto r = queued_record("alice", 1'800'000'100'000); // all share created_ms
+        s->write(r, {});
+        written.push_back(r.id);
+    }
+    s->flush();
+    const auto loaded = s->load_non_terminal();
+    REQUIRE(loaded.size() == written.size());
+    for (std::size_t i = 0; i < loaded.size(); ++i) CHECK(loaded[i].id == written[i]);
+}
+
 TEST_CASE("a user's list is newest first, limited, and pages by cursor without gaps", "[store]") {
     temp_dir dir;
     manual_clock clock;
