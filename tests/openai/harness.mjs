@@ -4,98 +4,21 @@
 // backend. Every wait is bounded; every process is killed at the end, also
 // when a test fails or the runner is interrupted.
 
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const root = path.resolve(here, '..', '..');
-export const broker_bin = process.env.TETHER_BROKER_BIN || path.join(root, 'build', 'broker', 'tether-broker');
-export const agent_bin = process.env.TETHER_AGENT_BIN || path.join(root, 'build', 'agent', 'tether-agent');
+import {
+  agent_bin, broker_admin as admin, broker_bin, free_port, root, sleep, start_process, stop_process, wait_for,
+} from '../node_common/processes.mjs';
 
-const children = new Set();
-function kill_all_now() {
-  for (const child of children) {
-    try { child.kill('SIGKILL'); } catch { /* already gone */ }
-  }
-}
-process.on('exit', kill_all_now);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { kill_all_now(); process.exit(130); });
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls `fn` until it returns a truthy value or `timeout_ms` passes.
-export async function wait_for(what, fn, timeout_ms = 15000, every_ms = 100) {
-  const until = Date.now() + timeout_ms;
-  let last_error;
-  while (Date.now() < until) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last_error = err;
-    }
-    await sleep(every_ms);
-  }
-  throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}${last_error ? ` (last error: ${last_error.message})` : ''}`);
-}
-
-function free_port() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function admin(data_dir, args, env = {}) {
-  const res = spawnSync(broker_bin, [...args, '--data', data_dir], {
-    env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20000, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (res.error || res.status !== 0) {
-    throw new Error(`tether-broker ${args.join(' ')} failed (${res.error?.message ?? `exit ${res.status}`}):\n${res.stdout}\n${res.stderr}`);
-  }
-  return res.stdout;
-}
+export { agent_bin, broker_bin, root, sleep, wait_for };
 
 // The secret printed by `space add` / `apikey add`: the longest token-looking word.
 function last_secret(stdout, pattern = /[A-Za-z0-9_\-]{20,}/g) {
   const found = stdout.match(pattern) || [];
   if (!found.length) throw new Error(`no secret in:\n${stdout}`);
   return found[found.length - 1];
-}
-
-function start_process(name, bin, args, log_dir) {
-  const log_path = path.join(log_dir, `${name}.log`);
-  const log = fs.openSync(log_path, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', log, log], env: { ...process.env } });
-  fs.closeSync(log);
-  child.log_path = log_path;
-  children.add(child);
-  child.exit_promise = new Promise((resolve) => child.on('exit', (code, sig) => {
-    children.delete(child);
-    resolve({ code, sig });
-  }));
-  return child;
-}
-
-async function stop_process(child, grace_ms = 3000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const done = await Promise.race([child.exit_promise, sleep(grace_ms).then(() => null)]);
-  if (!done) {
-    child.kill('SIGKILL');
-    await Promise.race([child.exit_promise, sleep(grace_ms)]);
-  }
 }
 
 // A broker with its data directory and the processes started for it.
