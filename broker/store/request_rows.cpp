@@ -12,6 +12,17 @@
 namespace tether::broker::request_rows {
 namespace {
 
+constexpr std::array<std::pair<request_state, std::string_view>, 8> state_names{{
+    {request_state::queued, "queued"},
+    {request_state::dispatched, "dispatched"},
+    {request_state::processing, "processing"},
+    {request_state::streaming, "streaming"},
+    {request_state::completed, "completed"},
+    {request_state::failed, "failed"},
+    {request_state::timeout, "timeout"},
+    {request_state::cancelled, "cancelled"},
+}};
+
 // Column order shared by every SELECT below; read_row depends on it.
 constexpr const char* select_columns =
     "SELECT r.id, r.space, r.username, r.prompt, r.params_json, r.messages_json, r.state, r.attempts, "
@@ -139,11 +150,19 @@ std::optional<cursor> parse_cursor(std::string_view text) {
 
 } // namespace
 
-// The column holds the names the core uses (core/request.hpp), so the HTTP
-// API, the store and the core can never disagree on a state's spelling.
-std::string_view state_column(request_state s) { return to_string(s); }
+std::string_view state_column(request_state s) {
+    for (const auto& [state, name] : state_names) {
+        if (state == s) return name;
+    }
+    return "failed"; // unreachable for valid enum values
+}
 
-std::optional<request_state> parse_state_column(std::string_view text) { return parse_request_state(text); }
+std::optional<request_state> parse_state_column(std::string_view text) {
+    for (const auto& [state, name] : state_names) {
+        if (name == text) return state;
+    }
+    return std::nullopt;
+}
 
 void upsert(SQLite::Database& db, const request_record& record) {
     const std::string id = record.id.to_string();
