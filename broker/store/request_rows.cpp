@@ -108,27 +108,6 @@ std::vector<request_record> read_all(SQLite::Database& db, SQLite::Statement& q)
     return out;
 }
 
-void insert_files(SQLite::Database& db, const std::string& id, const char* direction,
-                  const std::vector<stored_file>& files) {
-    if (files.empty()) return;
-    SQLite::Statement ins(db, "INSERT OR REPLACE INTO request_files(request_id, direction, blob, field, name, mime, "
-                              "size, path, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    for (const auto& f : files) {
-        ins.bind(1, id);
-        ins.bind(2, direction);
-        ins.bind(3, static_cast<std::int64_t>(f.blob));
-        ins.bind(4, f.field);
-        ins.bind(5, f.name);
-        ins.bind(6, f.mime);
-        ins.bind(7, static_cast<std::int64_t>(f.size));
-        ins.bind(8, f.path);
-        ins.bind(9, f.sha256);
-        ins.exec();
-        ins.reset();
-        ins.clearBindings();
-    }
-}
-
 struct cursor {
     std::int64_t created_ms = 0;
     std::string id;
@@ -164,9 +143,8 @@ std::optional<request_state> parse_state_column(std::string_view text) {
     return std::nullopt;
 }
 
-void upsert(SQLite::Database& db, const request_record& record) {
-    const std::string id = record.id.to_string();
-    SQLite::Statement req(db, R"sql(
+namespace {
+constexpr const char* upsert_request_sql = R"sql(
 INSERT INTO requests(id, space, username, prompt, params_json, messages_json, state, attempts,
                      created_ms, deadline_ms, dispatched_ms, started_ms, finished_ms)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -175,7 +153,51 @@ ON CONFLICT(id) DO UPDATE SET
     params_json = excluded.params_json, messages_json = excluded.messages_json, state = excluded.state,
     attempts = excluded.attempts, created_ms = excluded.created_ms, deadline_ms = excluded.deadline_ms,
     dispatched_ms = excluded.dispatched_ms, started_ms = excluded.started_ms, finished_ms = excluded.finished_ms
-)sql");
+)sql";
+constexpr const char* clear_files_sql = "DELETE FROM request_files WHERE request_id = ?";
+constexpr const char* insert_file_sql = "INSERT OR REPLACE INTO request_files(request_id, direction, blob, field, "
+                                        "name, mime, size, path, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* upsert_result_sql = R"sql(
+INSERT INTO results(request_id, output_text, result_json, inference_ms, error_code, error_message)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT(request_id) DO UPDATE SET
+    output_text = excluded.output_text, result_json = excluded.result_json, inference_ms = excluded.inference_ms,
+    error_code = excluded.error_code, error_message = excluded.error_message
+)sql";
+
+// A statement reused across calls: start from a clean state even if the
+// previous use threw half-way.
+SQLite::Statement& fresh(SQLite::Statement& st) {
+    st.reset();
+    st.clearBindings();
+    return st;
+}
+} // namespace
+
+request_upserter::request_upserter(SQLite::Database& db)
+    : request_(db, upsert_request_sql), clear_files_(db, clear_files_sql), insert_file_(db, insert_file_sql),
+      result_(db, upsert_result_sql) {}
+
+void request_upserter::insert_files(const std::string& id, const char* direction,
+                                    const std::vector<stored_file>& files) {
+    for (const auto& f : files) {
+        auto& ins = fresh(insert_file_);
+        ins.bind(1, id);
+        ins.bind(2, direction);
+        ins.bind(3, static_cast<std::int64_t>(f.blob));
+        ins.bind(4, f.field);
+        ins.bind(5, f.name);
+        ins.bind(6, f.mime);
+        ins.bind(7, static_cast<std::int64_t>(f.size));
+        ins.bind(8, f.path);
+        ins.bind(9, f.sha256);
+        ins.exec();
+    }
+}
+
+void request_upserter::upsert(const request_record& record) {
+    const std::string id = record.id.to_string();
+    auto& req = fresh(request_);
     req.bind(1, id);
     req.bind(2, record.space);
     req.bind(3, record.username);
@@ -199,19 +221,13 @@ ON CONFLICT(id) DO UPDATE SET
     bind_optional_time(req, 13, record.finished_at);
     req.exec();
 
-    SQLite::Statement clear(db, "DELETE FROM request_files WHERE request_id = ?");
+    auto& clear = fresh(clear_files_);
     clear.bind(1, id);
     clear.exec();
-    insert_files(db, id, "in", record.inputs);
-    insert_files(db, id, "out", record.outputs);
+    insert_files(id, "in", record.inputs);
+    insert_files(id, "out", record.outputs);
 
-    SQLite::Statement res(db, R"sql(
-INSERT INTO results(request_id, output_text, result_json, inference_ms, error_code, error_message)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT(request_id) DO UPDATE SET
-    output_text = excluded.output_text, result_json = excluded.result_json, inference_ms = excluded.inference_ms,
-    error_code = excluded.error_code, error_message = excluded.error_message
-)sql");
+    auto& res = fresh(result_);
     res.bind(1, id);
     res.bind(2, record.output_text);
     res.bind(3, record.result_json);
@@ -224,6 +240,8 @@ ON CONFLICT(request_id) DO UPDATE SET
     res.bind(6, record.error.message);
     res.exec();
 }
+
+void upsert(SQLite::Database& db, const request_record& record) { request_upserter(db).upsert(record); }
 
 void remove(SQLite::Database& db, const uuid& id) {
     // Children go by ON DELETE CASCADE (foreign_keys is on for every connection).

@@ -7,6 +7,7 @@
 #include "store/store_types.hpp"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 
 #include <cstdint>
 #include <optional>
@@ -22,7 +23,25 @@ namespace tether::broker::request_rows {
 std::string_view state_column(request_state s);
 std::optional<request_state> parse_state_column(std::string_view text);
 
-// Inserts or replaces the whole record (request row, files, result).
+// Inserts or replaces the whole record (request row, files, result) with
+// statements prepared once for one connection: every state change of every
+// request goes through here, and compiling the SQL each time showed up in
+// profiles (bench/README.md). Use it on the thread that owns `db`; destroy it
+// before the connection.
+class request_upserter {
+public:
+    explicit request_upserter(SQLite::Database& db);
+    void upsert(const request_record& record);
+
+private:
+    void insert_files(const std::string& id, const char* direction, const std::vector<stored_file>& files);
+    SQLite::Statement request_;
+    SQLite::Statement clear_files_;
+    SQLite::Statement insert_file_;
+    SQLite::Statement result_;
+};
+
+// One-off form of request_upserter::upsert (prepares the statements each call).
 void upsert(SQLite::Database& db, const request_record& record);
 void remove(SQLite::Database& db, const uuid& id);
 

@@ -63,7 +63,11 @@ std::filesystem::path blobs_path(const std::filesystem::path& data_dir) {
 }
 
 void sqlite_store::write(request_record snapshot, durable_callback on_durable) {
-    writer_.submit([snapshot = std::move(snapshot)](SQLite::Database& db) { request_rows::upsert(db, snapshot); },
+    writer_.submit(
+        [this, snapshot = std::move(snapshot)](SQLite::Database& db) {
+            if (!upserter_) upserter_ = std::make_unique<request_rows::request_upserter>(db);
+            upserter_->upsert(snapshot);
+        },
                    std::move(on_durable));
 }
 

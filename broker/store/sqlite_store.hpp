@@ -5,6 +5,7 @@
 // two threads at once. Implementation detail of open_store(): code against store.
 
 #include "store/group_commit_writer.hpp"
+#include "store/request_rows.hpp"
 #include "store/store.hpp"
 #include "tether/shared/log.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -75,6 +77,10 @@ class sqlite_store final : public store {
     const store_options options_;
     // The writer is built first: it runs the migrations the reader relies on.
     group_commit_writer writer_;
+    // Used only inside writer jobs (the writer thread); made at the first
+    // write, after the migrations. Declared after writer_ so it goes before
+    // the connection it was prepared on.
+    std::unique_ptr<request_rows::request_upserter> upserter_;
     std::mutex read_mu_;
     SQLite::Database reader_;
     std::once_flag dummy_once_;
