@@ -2,20 +2,22 @@
 # Installs the Debian 12 packages Tether needs to build and test, and nothing
 # when all of them are already there. Needs root (or sudo) only to install.
 #   scripts/setup.sh            build + unit/integration test dependencies
-#   scripts/setup.sh --browser  also Chromium for the browser tests
+#   scripts/setup.sh --browser  also Chromium and Node for the browser and OpenAI client tests
+#   scripts/setup.sh --torch    also libtorch (CPU) for the agent's torch backend
+#   scripts/setup.sh --bench    also nginx and wrk for bench/
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libsimdjson-dev libsqlitecpp-dev libsqlite3-dev libfmt-dev
-  catch2 libssl-dev openssl libcli11-dev
+  catch2 libssl-dev openssl libcli11-dev libpng-dev libjpeg62-turbo-dev
   clang libclang-rt-14-dev
   curl
 )
 for arg in "$@"; do
   case "$arg" in
     --browser) packages+=(chromium nodejs npm) ;;
-    --torch) packages+=(libtorch-dev python3-torch) ;;
+    --torch) packages+=(libtorch-dev) ;;
     --bench) packages+=(nginx-light wrk) ;;
     *) echo "setup.sh: unknown option $arg (expected --browser, --torch, --bench)" >&2; exit 2 ;;
   esac
