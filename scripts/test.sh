@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything with warnings as errors, and runs
-# every test: unit and integration (CTest), end-to-end, the protocol fuzzer for
-# a bounded time, and the browser tests. Exits non-zero on any failure.
+# every test: unit and integration (CTest), end-to-end (mock and torch
+# backends, CPU), the protocol fuzzer for a bounded time, and the browser tests. Exits non-zero on any failure.
 #   scripts/test.sh                    everything
 #   FUZZ_SECONDS=60 BUILD_DIR=build    (defaults)
 #   SKIP_BROWSER=1 / SKIP_FUZZ=1       to leave those out locally (browser also skips
@@ -12,12 +12,12 @@ cd "$root"
 build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
-setup_flags=()
+setup_flags=(--torch)
 [ -z "${SKIP_BROWSER:-}" ] && setup_flags+=(--browser)
 scripts/setup.sh "${setup_flags[@]}"
 
 echo "== configure ($build)"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_WERROR=ON -DTETHER_BUILD_TESTS=ON
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_WERROR=ON -DTETHER_BUILD_TESTS=ON -DTETHER_REQUIRE_TORCH=ON
 echo "== build"
 cmake --build "$build" -j "$jobs"
 

@@ -9,7 +9,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 
 extern char** environ;
@@ -146,6 +148,20 @@ void load_config_file(const std::string& path, agent_options& o, std::string& br
                 auto size = parse_size(text);
                 if (!size) throw config_error(fmt::format("max_input: '{}' is not a size", text));
                 o.max_input_bytes = *size;
+            } else if (key == "device") {
+                o.device = json_string_value(v, key);
+            } else if (key == "half") {
+                if (v.type() != simdjson::ondemand::json_type::boolean)
+                    throw config_error("half: must be true or false");
+                o.half = bool(v.get_bool());
+            } else if (key == "max_batch") {
+                o.max_batch = json_capacity(v, key);
+            } else if (key == "batch_wait_ms") {
+                const double ms = json_number_value(v, key);
+                if (ms < 0 || ms > 10000) throw config_error("batch_wait_ms: must be from 0 to 10000");
+                o.batch_wait = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+            } else if (key == "torch_threads") {
+                o.torch_threads = json_capacity(v, key);
             } else if (key == "models") {
                 for (auto m : v.get_object()) {
                     const std::string name(std::string_view(m.unescaped_key()));
@@ -222,6 +238,20 @@ void validate(agent_options& o, const std::string& broker, const std::string& de
     if (o.backend != "mock" && o.backend != "torch") {
         throw config_error(fmt::format("--backend '{}': expected mock or torch", o.backend));
     }
+    if (!valid_device_name(o.device))
+        throw config_error(fmt::format("--device '{}': expected auto, cpu, cuda or cuda:N", o.device));
+    if (o.max_batch < 1 || o.max_batch > 1024) throw config_error("--max-batch: must be from 1 to 1024");
+    if (o.backend == "torch") {
+        for (const auto& s : o.spaces)
+            if (!o.models.count(s.name))
+                throw config_error(fmt::format("space '{}' has no model: use --model {}=PATH.pt", s.name, s.name));
+    }
+    for (const auto& [space, path] : o.models) {
+        const bool served = std::any_of(o.spaces.begin(), o.spaces.end(), [&](const auto& s) { return s.name == space; });
+        if (!served)
+            throw config_error(fmt::format("--model {}={}: no space '{}' is served (--space {}=TOKEN)", space, path,
+                                           space, space));
+    }
     if (!(o.fail_rate >= 0.0 && o.fail_rate <= 1.0)) throw config_error("--fail-rate: must be between 0 and 1");
     if (o.capacity < 1 || o.capacity > 1024) throw config_error("--capacity: must be from 1 to 1024");
     log::level lvl{};
@@ -242,6 +272,12 @@ bool valid_space_name(const std::string& name) {
         if (!ok) return false;
     }
     return true;
+}
+
+bool valid_device_name(const std::string& device) {
+    if (device == "auto" || device == "cpu" || device == "cuda") return true;
+    if (device.rfind("cuda:", 0) != 0 || device.size() == 5 || device.size() > 8) return false;
+    return std::all_of(device.begin() + 5, device.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::optional<space_option> parse_space_assignment(const std::string& text, std::string& error) {
@@ -296,15 +332,23 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     std::string broker, delay, config, max_input, grace, fail_rate, log_level;
     std::vector<std::string> spaces, models;
     std::string backend, name, ca_file;
-    std::uint32_t capacity = 0, workers = 0;
-    bool insecure = false;
+    std::uint32_t capacity = 0, workers = 0, max_batch = 0, torch_threads = 0;
+    std::string device, batch_wait;
+    bool insecure = false, half = false;
     app.add_option("--broker", broker, "Broker agent endpoint: ws://HOST:PORT/agent or wss://HOST:PORT/agent");
     app.add_option("--space", spaces, "A space to serve, NAME=TOKEN (repeatable)");
     app.add_option("--backend", backend, "mock or torch (default mock)");
     app.add_option("--delay", delay,
                    "mock: reply delay in seconds, SECONDS or MIN-MAX (default 1-5; 0 for benchmarks)");
     app.add_option("--fail-rate", fail_rate, "mock: chance 0.0-1.0 that a request fails with model_error");
-    app.add_option("--model", models, "torch: NAME=model.pt (repeatable)");
+    app.add_option("--model", models,
+                   "torch: SPACE=model.pt, the model serving SPACE; its sidecar is model.json (repeatable)");
+    app.add_option("--device", device, "torch: auto, cpu, cuda or cuda:N (default auto: CUDA when present)");
+    app.add_flag("--half", half, "torch: run models in float16 on CUDA");
+    app.add_option("--max-batch", max_batch, "torch: most requests per forward call when capacity > 1 (default 8)");
+    app.add_option("--batch-wait-ms", batch_wait,
+                   "torch: how long the first request waits for others to batch with (default 5)");
+    app.add_option("--torch-threads", torch_threads, "torch: intra-op threads (default: libtorch's choice)");
     app.add_option("--capacity", capacity, "Requests in flight per space (default 1)");
     app.add_option("--workers", workers, "Inference threads (default: the sum of the spaces' capacities)");
     app.add_option("--name", name, "Agent name shown by the broker (default: host name)");
@@ -354,6 +398,17 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
         if (app.count("--capacity") > 0) o.capacity = capacity;
         if (app.count("--workers") > 0) o.workers = workers;
         if (!grace.empty()) o.grace = parse_seconds("--grace", grace);
+        if (!device.empty()) o.device = device;
+        if (half) o.half = true;
+        if (app.count("--max-batch") > 0) o.max_batch = max_batch;
+        if (app.count("--torch-threads") > 0) o.torch_threads = torch_threads;
+        if (!batch_wait.empty()) {
+            char* end = nullptr;
+            const double ms = std::strtod(batch_wait.c_str(), &end);
+            if (end == batch_wait.c_str() || *end != '\0' || !(ms >= 0 && ms <= 10000))
+                throw config_error(fmt::format("--batch-wait-ms '{}': expected milliseconds from 0 to 10000", batch_wait));
+            o.batch_wait = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+        }
         if (!fail_rate.empty()) {
             try {
                 std::size_t used = 0;

@@ -30,7 +30,12 @@ struct agent_options {
     std::chrono::milliseconds delay_min{1000};
     std::chrono::milliseconds delay_max{5000};
     double fail_rate = 0.0;
-    std::map<std::string, std::string> models; // NAME -> model.pt (torch)
+    std::map<std::string, std::string> models; // SPACE -> model.pt (torch)
+    std::string device = "auto";                // torch: auto, cpu, cuda, cuda:N
+    bool half = false;                          // torch: float16 on CUDA
+    std::uint32_t max_batch = 8;                // torch: dynamic batching
+    std::chrono::milliseconds batch_wait{5};
+    std::uint32_t torch_threads = 0;            // torch intra-op threads; 0 = libtorch's default
     std::uint32_t capacity = 1;
     std::uint32_t workers = 0; // 0: the sum of the spaces' capacities
     std::string ca_file;
@@ -62,5 +67,7 @@ std::optional<space_option> parse_space_assignment(const std::string& text, std:
 // "0", "2", "0.2-0.5", "1-5" (seconds) -> [min, max].
 bool parse_delay_range(const std::string& text, std::chrono::milliseconds& lo, std::chrono::milliseconds& hi);
 bool valid_space_name(const std::string& name);
+// "auto", "cpu", "cuda", "cuda:N".
+bool valid_device_name(const std::string& device);
 
 } // namespace tether::agent

@@ -1,6 +1,9 @@
 #include "app/agent_setup.hpp"
 
 #include "backends/mock/mock_backend.hpp"
+#ifdef TETHER_HAVE_TORCH
+#include "backends/torch/torch_backend.hpp"
+#endif
 
 #include "tether/shared/ids.hpp"
 
@@ -14,7 +17,26 @@ std::unique_ptr<backend> make_backend(const agent_options& opts) {
         m.fail_rate = opts.fail_rate;
         return std::make_unique<mock_backend>(m);
     }
-    // The torch backend plugs in here once it exists (TETHER_HAVE_TORCH).
+#ifdef TETHER_HAVE_TORCH
+    if (opts.backend == "torch") {
+        torch_options t;
+        t.models = opts.models;
+        for (const auto& s : opts.spaces)
+            t.capacity[s.name] = opts.capacity_of(s);
+        t.device = opts.device;
+        t.half = opts.half;
+        t.max_batch = opts.max_batch;
+        t.batch_wait = opts.batch_wait;
+        t.torch_threads = opts.torch_threads;
+        try {
+            return std::make_unique<torch_backend>(t);
+        } catch (const std::runtime_error& e) {
+            // A model that does not load or does not match its sidecar is a
+            // configuration mistake: exit 2, so a service manager stops retrying.
+            throw usage_error(e.what());
+        }
+    }
+#endif
     throw usage_error("--backend " + opts.backend + ": this build of tether-agent has no " + opts.backend + " backend");
 }
 

@@ -115,7 +115,8 @@ TEST_CASE("a config file sets per-space capacity, models and the other settings"
     config_file cfg(R"({"broker":"wss://b:8443/agent","capacity":2,"ca_file":"/etc/ca.pem","log_level":"debug",
                         "fail_rate":0.25,"workers":4,"max_input":"1MiB",
                         "spaces":[{"name":"A","token":"t1"},{"space":"B","token":"t2","capacity":5,"models":["m1"]}],
-                        "models":{"tiny":"tiny.pt"}})");
+                        "models":{"A":"tiny.pt"},"device":"cuda:1","half":true,"max_batch":16,
+                        "batch_wait_ms":2,"torch_threads":3})");
     auto r = parse({"--config", cfg.path});
     REQUIRE(r.options);
     const auto& o = *r.options;
@@ -128,7 +129,42 @@ TEST_CASE("a config file sets per-space capacity, models and the other settings"
     CHECK(o.fail_rate == Approx(0.25));
     CHECK(o.workers == 4);
     CHECK(o.max_input_bytes == 1048576);
-    CHECK(o.models.at("tiny") == "tiny.pt");
+    CHECK(o.models.at("A") == "tiny.pt");
+    CHECK(o.device == "cuda:1");
+    CHECK(o.half);
+    CHECK(o.max_batch == 16);
+    CHECK(o.batch_wait == 2ms);
+    CHECK(o.torch_threads == 3);
+}
+
+TEST_CASE("torch options: every space needs a model, a model needs its space, devices are checked") {
+    const std::vector<std::string> base{"--broker", "ws://b:1/agent", "--space", "A=t", "--backend", "torch"};
+    auto with = [&](std::vector<std::string> extra) {
+        auto args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return parse(args);
+    };
+    auto missing = with({});
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.message.find("space 'A' has no model: use --model A=PATH.pt") != std::string::npos);
+
+    auto stray = with({"--model", "A=a.pt", "--model", "B=b.pt"});
+    CHECK(stray.exit_code == 2);
+    CHECK(stray.message.find("no space 'B' is served") != std::string::npos);
+
+    for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:12345", "CPU"}) {
+        auto r = with({"--model", "A=a.pt", "--device", bad});
+        CHECK(r.exit_code == 2);
+        CHECK(r.message.find("--device") != std::string::npos);
+    }
+    auto ok = with({"--model", "A=a.pt", "--device", "cuda:0", "--half", "--max-batch", "4", "--batch-wait-ms", "7"});
+    REQUIRE(ok.options);
+    CHECK(ok.options->device == "cuda:0");
+    CHECK(ok.options->half);
+    CHECK(ok.options->max_batch == 4);
+    CHECK(ok.options->batch_wait == 7ms);
+    CHECK(with({"--model", "A=a.pt", "--batch-wait-ms", "-1"}).exit_code == 2);
+    CHECK(with({"--model", "A=a.pt", "--max-batch", "0"}).exit_code == 2);
 }
 
 TEST_CASE("a broken or unknown config file setting exits 2 naming the problem") {

@@ -56,12 +56,20 @@ TEST_CASE("each agent process picks a different instance id") {
           make_runner_settings(o, *be).connection.registration.agent.instance);
 }
 
-TEST_CASE("a backend this build lacks is a usage error") {
+TEST_CASE("a torch backend that cannot load its model, or is not built in, is a usage error") {
     auto o = two_spaces();
     o.backend = "torch";
-#ifndef TETHER_HAVE_TORCH
-    CHECK_THROWS_AS(make_backend(o), usage_error);
-#endif
+    o.models["A"] = "/nonexistent/model.pt";
+    o.models["B"] = "/nonexistent/model.pt";
+    try {
+        make_backend(o);
+        FAIL("made a torch backend without its models");
+    } catch (const usage_error& e) {
+        const std::string what = e.what();
+        // Built with libtorch: the missing file; without: the missing backend.
+        CHECK((what.find("/nonexistent/model.pt does not exist") != std::string::npos ||
+               what.find("has no torch backend") != std::string::npos));
+    }
     o.backend = "mock";
     CHECK(make_backend(o)->name() == "mock");
 }
