@@ -101,3 +101,34 @@ TEST_CASE("SIGTERM with nothing in flight exits 0 at once, even while disconnect
     REQUIRE(st2);
     CHECK(st2->code == 0);
 }
+
+TEST_CASE("a stopped agent (SIGSTOP) is found by the heartbeat, its request requeued, and it recovers on SIGCONT",
+          "[e2e]") {
+    broker_setup setup;
+    setup.serve_args = {"--heartbeat", "1"}; // dead after 2 silent intervals
+    itest_broker t(setup);
+    agent_process agent;
+    agent.start(t.broker.ws_url(), {"echo=" + t.echo_token}, {"--delay", "3"});
+    REQUIRE(agent.wait_registered());
+    auto alice = t.signed_in("alice");
+    const std::string id = t.submit(alice, "frozen");
+    REQUIRE(t.wait_status(alice, id, "processing", 5s));
+
+    agent.signal(SIGSTOP);
+    const auto stopped_at = std::chrono::steady_clock::now();
+    // The process is alive and its socket open: only the missed pongs tell.
+    const bool requeued = t.wait_status(alice, id, "queued", 15s);
+    const auto detected_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stopped_at).count();
+    INFO("detected after " << detected_ms << " ms\nbroker stderr:\n" << t.broker.stderr_tail());
+    REQUIRE(requeued);
+    CHECK(t.space_connected(alice) == std::optional<bool>(false));
+
+    agent.signal(SIGCONT);
+    // The agent finds its connection gone, reconnects by itself, and the
+    // requeued request completes on the second attempt.
+    const bool done = t.wait_status(alice, id, "completed", 30s);
+    INFO("agent log:\n" << agent.log());
+    REQUIRE(done);
+    CHECK(agent.count("registered with") >= 2);
+}
