@@ -11,6 +11,15 @@ import { describe_api_error, describe_ending, is_terminal, read_request } from '
 const EVENT_NAMES = ['queued', 'processing', 'delta', 'requeued', 'completed', 'failed', 'timeout', 'cancelled'];
 const FALLBACK_POLL_MS = 2000;
 
+// A classifier's ranked labels ({"labels":[{"label","confidence"}...]}).
+function ranked_labels(extra) {
+  const labels = extra && Array.isArray(extra.labels) ? extra.labels : [];
+  const rows = labels.filter((l) => l && typeof l.label === 'string' && typeof l.confidence === 'number');
+  if (!rows.length) return null;
+  return h('ol', { class: 'labels', dataset: { testid: 'labels' } },
+    rows.map((l) => h('li', {}, h('span', {}, l.label), ' ', h('span', { class: 'muted' }, `${(l.confidence * 100).toFixed(1)} %`))));
+}
+
 function result_files(id, files) {
   if (!files.length) return null;
   return h('div', { class: 'result-files' },
@@ -128,6 +137,7 @@ export function create_request_panel(id, options = {}) {
             : null,
           h('div', {}, h('dt', {}, 'Total time'), h('dd', { dataset: { testid: 'total-time' } }, format_ms(total))),
           req.finished ? h('div', {}, h('dt', {}, 'Finished'), h('dd', {}, format_time(req.finished))) : null),
+        ranked_labels(req.extra),
         result_files(id, req.files),
         req.extra
           ? h('details', { class: 'extra' }, h('summary', {}, 'More result details'),
