@@ -39,6 +39,7 @@ private:
     SQLite::Statement clear_files_;
     SQLite::Statement insert_file_;
     SQLite::Statement result_;
+    SQLite::Statement clear_result_;
 };
 
 // One-off form of request_upserter::upsert (prepares the statements each call).
