@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and starts a demo: one tether-broker on
-# 127.0.0.1 (SQLite under demo-data/) and one tether-agent serving the space
-# "demo". Prints the address and the sign-in; Ctrl-C stops both.
+# 127.0.0.1 (SQLite under demo-data/) and one tether-agent --backend torch
+# serving the project's demo models (models/, see models/README.md):
+#   chat      tiny-lm: a byte-level language model; streams its text
+#   code-lang a classifier: which language is this line of code?
+#   denoise   WAV in, WAV out
+#   upscale   PNG/JPEG in, a PNG twice the size out
+# Prints the address and the sign-in; Ctrl-C stops both.
 #   PORT=8080  DEMO_PASSWORD=tether-demo  BUILD_DIR=build   (defaults)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,19 +16,37 @@ port=${PORT:-8080}
 data=${DEMO_DATA:-$root/demo-data}
 password=${DEMO_PASSWORD:-tether-demo}
 
-scripts/setup.sh
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+scripts/setup.sh --torch
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_REQUIRE_TORCH=ON >/dev/null
 cmake --build "$build" --target tether-broker tether-agent -j "$(nproc)"
 broker="$build/broker/tether-broker"
 agent="$build/agent/tether-agent"
 
-mkdir -p "$data"
-if [ ! -f "$data/demo-token" ]; then
+# space  features  model  description
+spaces=(
+  "chat|prompt|tiny-lm|A small byte-level language model trained on the King James Bible; it streams its text"
+  "code-lang|prompt|code-lang|Which language is this line? (cpp, python, javascript, shell, english)"
+  "denoise|audio|denoise|Upload a WAV; get it back with less noise"
+  "upscale|file|upscale2x|Upload a PNG or JPEG (up to 512x512); get it back twice the size"
+)
+
+mkdir -p "$data/tokens"
+if [ ! -f "$data/admin-created" ]; then
   TETHER_PASSWORD="$password" "$broker" user add admin --admin --data "$data"
-  "$broker" space add demo --features prompt,audio,video,file --timeout 120 \
-    --description "Demo space answered by the mock backend" --data "$data" >"$data/demo-token"
-  chmod 600 "$data/demo-token"
+  touch "$data/admin-created"
 fi
+agent_args=()
+space_list=()
+for entry in "${spaces[@]}"; do
+  IFS='|' read -r name features model description <<<"$entry"
+  if [ ! -f "$data/tokens/$name" ]; then
+    "$broker" space add "$name" --features "$features" --timeout 120 --description "$description" \
+      --data "$data" >"$data/tokens/$name"
+    chmod 600 "$data/tokens/$name"
+  fi
+  space_list+=("$name=$(cat "$data/tokens/$name")")
+  agent_args+=(--model "$name=$root/models/$model.pt")
+done
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -33,20 +56,21 @@ trap cleanup EXIT INT TERM
 pids+=($!)
 for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 
-TETHER_SPACES="demo=$(cat "$data/demo-token")" "$agent" --broker "ws://127.0.0.1:$port/agent" \
-  --backend mock --delay 1-3 --name demo-agent &
+# Tokens through the environment, so they do not show in the process list.
+TETHER_SPACES="$(IFS=,; echo "${space_list[*]}")" "$agent" --broker "ws://127.0.0.1:$port/agent" \
+  --backend torch "${agent_args[@]}" --name demo-agent &
 pids+=($!)
 
 cat <<MSG
 
   Tether demo is running:   http://127.0.0.1:$port/
   Sign in as:               admin / $password
-  Space:                    demo (answered by tether-agent --backend mock)
+  Spaces:                   chat, code-lang, denoise, upscale (tether-agent --backend torch, models/)
   Try the API:
     curl -s -c /tmp/tether.cookie -H 'Content-Type: application/json' \\
       -d '{"username":"admin","password":"$password"}' http://127.0.0.1:$port/api/login
     curl -s -b /tmp/tether.cookie -H 'Content-Type: application/json' \\
-      -d '{"prompt":"hello"}' http://127.0.0.1:$port/api/spaces/demo/requests
+      -d '{"prompt":"And God said","params":{"max_tokens":120}}' http://127.0.0.1:$port/api/spaces/chat/requests
 
   Ctrl-C stops the broker and the agent.
 MSG

@@ -1,6 +1,6 @@
 // Starts what the browser tests drive: a real tether-broker on 127.0.0.1 with
 // a temporary data directory (users and spaces made with its own admin
-// subcommands), tether-agent processes with the mock backend, and Chromium
+// subcommands), tether-agent processes (mock backend; torch for the demo models), and Chromium
 // through playwright-core. Every wait is bounded; every process is killed at
 // the end, also when a test fails or the runner is interrupted.
 

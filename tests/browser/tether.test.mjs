@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { launch_browser, screenshot, tether_env } from './harness.mjs';
+import path from 'node:path';
+import { launch_browser, root, screenshot, tether_env } from './harness.mjs';
 import { assert_no_problems, log_of, open_page, open_space, sign_in, submit_prompt, wait_state } from './page_helpers.mjs';
 
 const ADMIN = ['admin', 'admin-password-1'];
@@ -26,10 +27,17 @@ describe('the Tether page', { timeout: 180000 }, () => {
     env.add_space('Idle', { features: 'prompt', description: 'No agent serves this one' });
     env.add_space('Tiny', { features: 'prompt', queue_limit: 1 });
     env.add_space('Quick', { features: 'prompt', timeout: 2 });
+    const chat = env.add_space('Chat', { features: 'prompt', description: 'The demo language model' });
+    const lines = env.add_space('Lines', { features: 'prompt', description: 'The demo code-language classifier' });
     await env.start_broker();
     env.start_mock_agent({ Echo: echo }, ['--delay', '1']);
+    // The demo models, as scripts/demo.sh serves them (on the CPU).
+    env.start_agent(['--broker', env.agent_url, '--backend', 'torch', '--device', 'cpu',
+      '--space', `Chat=${chat}`, '--model', `Chat=${path.join(root, 'models', 'tiny-lm.pt')}`,
+      '--space', `Lines=${lines}`, '--model', `Lines=${path.join(root, 'models', 'code-lang.pt')}`]);
     admin_cookie = await env.api_cookie(...ADMIN);
     await env.wait_connected(admin_cookie, 'Echo');
+    await env.wait_connected(admin_cookie, 'Chat');
     browser = await launch_browser();
   });
 
@@ -61,6 +69,44 @@ describe('the Tether page', { timeout: 180000 }, () => {
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();
       await page.reload();
       await page.getByRole('heading', { name: 'Sign in' }).waitFor(); // the session is really gone
+      assert_no_problems(problems);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the demo language model streams its text into the page, piece by piece', async () => {
+    const { context, page, problems } = await open_page(browser, env.base_url);
+    try {
+      await sign_in(page, ...ALICE);
+      await open_space(page, 'Chat');
+      const { panel, id } = await submit_prompt(page, 'And God said');
+      await wait_state(panel, 'completed', 60000);
+      const log = await log_of(page, id);
+      const first_done = log.findIndex((e) => e.state === 'completed');
+      const lengths = log.slice(0, first_done).filter((e) => e.state === 'streaming').map((e) => e.text_length);
+      assert.ok(new Set(lengths).size >= 3, `the text should grow over several updates; saw ${JSON.stringify(log)}`);
+      const text = await panel.getByTestId('output').textContent();
+      assert.ok(text.length >= 100, `the model's default 200 tokens should give a page of text; got ${JSON.stringify(text)}`);
+      await screenshot(page, '02b-language-model');
+      assert_no_problems(problems);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the demo classifier shows its top label and the ranked labels', async () => {
+    const { context, page, problems } = await open_page(browser, env.base_url);
+    try {
+      await sign_in(page, ...ALICE);
+      await open_space(page, 'Lines');
+      const { panel } = await submit_prompt(page, 'for (const auto& item : items) { total += item.size(); }');
+      await wait_state(panel, 'completed', 30000);
+      await panel.getByTestId('confidence').waitFor();
+      const labels = await panel.getByTestId('labels').locator('li').allTextContents();
+      assert.ok(labels.length >= 2, `ranked labels should be listed; got ${JSON.stringify(labels)}`);
+      assert.match(labels[0], /%$/);
+      await screenshot(page, '02c-classifier');
       assert_no_problems(problems);
     } finally {
       await context.close();
