@@ -25,7 +25,7 @@ struct broker_config {
     std::uint64_t max_upload = 256ULL << 20;
     std::uint64_t max_frame = 1ULL << 20;
     std::uint64_t max_json = 1ULL << 20;
-    std::size_t max_connections = 4096;
+    std::size_t max_connections = 4096; // --max-connections: HTTP, SSE and agent sockets together
     log::level log_level = log::level::info;
     std::optional<rate_limit_config> rate_limits; // --rate-limit, when given
 };

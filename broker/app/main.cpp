@@ -39,6 +39,7 @@ struct serve_flags {
     std::string heartbeat = "15";
     std::string max_upload = "256MiB";
     std::string max_frame = "1MiB";
+    std::string max_connections = "4096";
     std::string log_level = "info";
     std::string config;
     std::vector<std::string> rate_limits;
@@ -84,6 +85,7 @@ void apply_config_file(CLI::App& serve, serve_flags& f) {
     take("heartbeat", "--heartbeat", f.heartbeat);
     take("max_upload", "--max-upload", f.max_upload);
     take("max_frame", "--max-frame", f.max_frame);
+    take("max_connections", "--max-connections", f.max_connections);
     take("log_level", "--log-level", f.log_level);
 }
 
@@ -112,6 +114,7 @@ broker_config to_config(const serve_flags& f) {
     if (!fr || *fr < 1024 || *fr > (64ULL << 20))
         throw usage_error("--max-frame: expected a size from 1KiB to 64MiB, got \"" + f.max_frame + "\"");
     c.max_frame = *fr;
+    c.max_connections = parse_unsigned("--max-connections", f.max_connections, 1, 1'000'000);
     for (const auto& r : f.rate_limits) {
         if (!c.rate_limits) c.rate_limits.emplace();
         std::string err;
@@ -149,6 +152,9 @@ int main(int argc, char** argv) {
     serve->add_option("--heartbeat", sf.heartbeat, "Seconds between pings to agents")->capture_default_str();
     serve->add_option("--max-upload", sf.max_upload, "Largest upload per request")->capture_default_str();
     serve->add_option("--max-frame", sf.max_frame, "Largest agent text frame / blob chunk")->capture_default_str();
+    serve->add_option("--max-connections", sf.max_connections,
+                      "Most open connections (HTTP, SSE and agents together); more are closed at accept")
+        ->capture_default_str();
     serve->add_option("--log-level", sf.log_level, "debug, info, warn, error or off")->capture_default_str();
     serve->add_option("--config", sf.config, "JSON file with the same settings (flags win)");
     serve->add_option("--rate-limit", sf.rate_limits,

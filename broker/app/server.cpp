@@ -17,6 +17,9 @@
 
 #include <fmt/format.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <stdexcept>
@@ -52,12 +55,32 @@ asio::ip::tcp::endpoint make_endpoint(const host_port& hp) {
     return {addr, hp.port};
 }
 
+// Every connection is a file descriptor, and so are the store's files and the
+// spooled uploads: raise the soft open-file limit toward the hard one so that
+// --max-connections, not a failing accept, is what bounds connections.
+void fit_open_file_limit(std::size_t max_connections) {
+    constexpr rlim_t reserve = 256; // database, WAL, blobs, spool files, stdio
+    const rlim_t wanted = static_cast<rlim_t>(max_connections) + reserve;
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (lim.rlim_cur < wanted) {
+        rlimit raised = lim;
+        raised.rlim_cur = std::min(wanted, lim.rlim_max);
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    if (lim.rlim_cur < wanted)
+        log::warn("--max-connections {} needs about {} open files but the limit is {} (ulimit -Hn): accepts past it fail",
+                  max_connections, static_cast<unsigned long long>(wanted),
+                  static_cast<unsigned long long>(lim.rlim_cur));
+}
+
 } // namespace
 
 int run_server(const broker_config& config) {
     static const system_clock_source clock;
     auto tls = make_tls(config);
     auto endpoint = make_endpoint(config.listen);
+    fit_open_file_limit(config.max_connections);
 
     auto st = open_store(config.data_dir, clock);
     blob_store blobs(config.data_dir / "blobs");
