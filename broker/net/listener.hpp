@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <system_error>
@@ -30,6 +31,7 @@ private:
 
     boost::asio::io_context& ioc_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer retry_; // backs off after a failed accept (EMFILE)
     std::shared_ptr<boost::asio::ssl::context> tls_;
     std::shared_ptr<const session_context> ctx_;
 };
