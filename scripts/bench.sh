@@ -5,7 +5,12 @@
 # upstream and nginx in front of it, runs tether-loadgen's modes, prints a
 # table and stops everything it started (also on Ctrl-C or a failure).
 #   scripts/bench.sh [quick|full]     quick: about a minute; full: about 10 minutes
+#   scripts/bench.sh scale10k         10,000 idle agents / SSE watchers, each on a fresh broker (~10 min at most)
+#   scripts/bench.sh upload1g         8 x 4 MiB, then 4 x 256 MiB and 1 x 1 GiB uploads (~5 min at most)
+#   scripts/bench.sh soak             max POST+SSE rate, then SOAK_SECONDS (600) at half of it (~13 min)
 #   BUILD_DIR=build-bench JOBS=2 KEEP=1 (keep the temp dir and its logs)
+#   The last three wait (up to QUIET_WAIT=900 s) before each run until the
+#   1-minute load average is at most QUIET_LOAD=1.0; QUIET_LOAD=off skips that.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mode=${1:-quick}
@@ -25,8 +30,9 @@ full)
   scale_n=1500
   up_small_count=8 up_small=4MiB up_large_count=4 up_large=192MiB
   ;;
+scale10k | upload1g | soak) ;;
 *)
-  echo "usage: scripts/bench.sh [quick|full]" >&2
+  echo "usage: scripts/bench.sh [quick|full|scale10k|upload1g|soak]" >&2
   exit 2
   ;;
 esac
@@ -40,7 +46,10 @@ agent_bin=$build/agent/tether-agent
 loadgen=$build/bench/tether-loadgen
 
 have_nginx=1
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+[ "$mode" = quick ] || [ "$mode" = full ] || have_nginx=skip
+if [ "$have_nginx" = skip ]; then
+  have_nginx=0
+elif ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== installing nginx-light (the reference hop)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null || have_nginx=0
@@ -49,7 +58,9 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   fi
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-[ "$have_nginx" = 1 ] || echo "!! nginx not available: the nginx-hop comparison is skipped" >&2
+if [ "$have_nginx" = 0 ] && { [ "$mode" = quick ] || [ "$mode" = full ]; }; then
+  echo "!! nginx not available: the nginx-hop comparison is skipped" >&2
+fi
 
 work=$(mktemp -d /tmp/tether-bench.XXXXXX)
 pids=()
@@ -85,10 +96,211 @@ wait_for() {
   return 1
 }
 
+results=$work/results.txt
+: >"$results"
+# Quiet-machine gate (the long modes only): wait while the 1-minute load
+# average is above QUIET_LOAD, up to QUIET_WAIT seconds, then measure anyway.
+gate=0
+quiet_load=${QUIET_LOAD:-1.0}
+quiet_wait=${QUIET_WAIT:-900}
+wait_quiet() {
+  [ "$gate" = 1 ] && [ "$quiet_load" != off ] || return 0
+  local waited=0 l
+  while l=$(cut -d' ' -f1 /proc/loadavg) && awk -v l="$l" -v m="$quiet_load" 'BEGIN { exit !(l > m) }'; do
+    if [ "$waited" -ge "$quiet_wait" ]; then
+      echo "!! load $l is still above $quiet_load after ${waited} s: measuring anyway"
+      return 0
+    fi
+    echo "   load $l > $quiet_load: waiting 60 s (${waited} s so far)"
+    sleep 60
+    waited=$((waited + 60))
+  done
+}
+loadavg() { cut -d' ' -f1-3 /proc/loadavg | tr ' ' /; }
+# run NAME LIMIT_SECONDS ARGS...: one loadgen run, its RESULT lines tagged with
+# NAME, and a NAME/load line (load average before and after, time).
+run() {
+  local name=$1 limit=$2
+  shift 2
+  wait_quiet
+  local l0 t0
+  l0=$(loadavg) t0=$(date -u +%FT%TZ)
+  echo "== $name ($t0, load $l0): tether-loadgen $*"
+  local rc=0
+  timeout --signal=TERM --kill-after=5 "$limit" "$loadgen" "$@" >"$work/$name.log" 2>&1 || rc=$?
+  grep -v '^RESULT' "$work/$name.log" || true
+  grep '^RESULT' "$work/$name.log" | sed -E "s|^RESULT label=([^ ]*)|$name/\\1|" >>"$results" || true
+  echo "$name/load before=$l0 after=$(loadavg) at=$t0 rc=$rc" >>"$results"
+  [ "$rc" = 0 ] || echo "!! $name exited with $rc"
+}
+get() { awk -v n="$1" -v k="$2" '$1 == n { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) v = kv[2] } } END { print (v == "" ? "-" : v) }' "$results"; }
+
 data=$work/data
-mkdir -p "$data"
 admin() { "$broker_bin" "$@" --data "$data" 2>>"$work/admin.log"; }
 new_space() { admin space add "$1" --queue-limit 1000000 --timeout 600 "${@:2}" | awk 'length($NF) >= 16 {t=$NF} END {print t}'; }
+# new_data DIR: a data dir with the admin user "bench"; exports its API key.
+new_data() {
+  data=$1
+  mkdir -p "$data"
+  TETHER_PASSWORD=$(head -c 18 /dev/urandom | base64) admin user add bench --admin >/dev/null
+  key=$(admin apikey add bench | awk 'length($NF) >= 16 {t=$NF} END {print t}')
+  export TETHER_BENCH_KEY=$key TETHER_BENCH_ADMIN_KEY=$key
+}
+# start_broker NAME EXTRA...: serve $data on a free port; sets broker_pid and target.
+start_broker() {
+  local name=$1
+  shift
+  port=$(free_port)
+  target=127.0.0.1:$port
+  "$broker_bin" serve --listen "$target" --data "$data" --web "$root/web" --log-level warn "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  broker_pid=$!
+  pids+=("$broker_pid")
+  wait_for 15 curl -sf "http://$target/healthz" || { echo "broker did not start:"; cat "$work/$name.err"; exit 1; }
+}
+# stop_broker: SIGTERM, bounded wait, then SIGKILL; forgets its pid.
+stop_broker() {
+  kill -TERM "$broker_pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$broker_pid" 2>/dev/null || true
+  wait "$broker_pid" 2>/dev/null || true
+  local kept=() p
+  for p in "${pids[@]}"; do [ "$p" = "$broker_pid" ] || kept+=("$p"); done
+  pids=("${kept[@]}")
+}
+# start_mock NAME ARGS...: a mock agent (no delay) on $target.
+start_mock() {
+  local name=$1
+  shift
+  "$agent_bin" --broker "ws://$target/agent" --backend mock --delay 0 --name "$name" --log-level warn "$@" \
+    >"$work/agent-$name.out" 2>"$work/agent-$name.err" &
+  pids+=("$!")
+}
+space_connected() { curl -sf "http://$target/metrics" | grep -q "^tether_space_connected{space=\"$1\"} 1$"; }
+machine_line() {
+  echo "== machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -m | awk '/^Mem:/ {print $2}') MiB," \
+    "open files soft/hard $(ulimit -Sn)/$(ulimit -Hn), load $(loadavg), $(date -u +%FT%TZ)"
+}
+row() { printf '%-52s %-50s %s\n' "$@"; }
+
+case "$mode" in
+scale10k)
+  # Every idle connection is a descriptor in the broker and in tether-loadgen,
+  # and neither may hold more than `ulimit -Hn` (20,000 on the machine this
+  # was written on). The broker raises its own soft limit to fit
+  # --max-connections; tether-loadgen raises its own to the hard limit.
+  gate=1
+  ulimit -n "$(ulimit -Hn)"
+  hard=$(ulimit -Hn)
+  agents=${SCALE_AGENTS:-10000}
+  watchers=${SCALE_WATCHERS:-10000}
+  # What the broker may hold: the hard limit less its own files (store, log)
+  # and headroom (the broker wants max-connections + 256 descriptors).
+  max_conn=$((hard - 256))
+  # Agents and watchers at once: as many watchers as fit beside the agents,
+  # with 44 descriptors to spare on either side.
+  both_watchers=$((max_conn - agents - 44))
+  [ "$both_watchers" -le "$watchers" ] || both_watchers=$watchers
+  machine_line
+  echo "== scale10k: broker --max-connections $max_conn; runs: $watchers watchers alone, then $agents agents" \
+    "and $both_watchers watchers at once (fd cap $hard per process)"
+  # Each run on a fresh broker and data dir: memory freed by one run stays in
+  # the broker's heap and would hide what the next run's connections cost.
+  new_data "$work/data-watchers"
+  start_broker broker-watchers --max-connections "$max_conn"
+  run scale-watchers 420 scale --target "$target" --broker-pid "$broker_pid" --agents 0 --watchers "$watchers" \
+    --settle 5s --duration 360s --timeout 30s
+  stop_broker
+  new_data "$work/data-both"
+  start_broker broker-both --max-connections "$max_conn"
+  run scale-both 600 scale --target "$target" --broker-pid "$broker_pid" --agents "$agents" \
+    --watchers "$both_watchers" --settle 5s --duration 540s --timeout 30s
+  stop_broker
+  echo "== machine after: load $(loadavg)"
+  echo
+  row "figure (scale10k, $(nproc) cores, fd cap $hard)" "measured" "goal"
+  row "memory per idle SSE watcher, watchers alone" \
+    "$(get scale-watchers/scale kib_per_watcher) KiB (n=$(get scale-watchers/scale watchers), load $(get scale-watchers/load before))" "< 20 KiB"
+  row "memory per idle agent connection" \
+    "$(get scale-both/scale kib_per_agent) KiB (n=$(get scale-both/scale agents), load $(get scale-both/load before))" "< 20 KiB"
+  row "memory per idle SSE watcher, beside the agents" \
+    "$(get scale-both/scale kib_per_watcher) KiB (n=$(get scale-both/scale watchers))" "< 20 KiB"
+  row "memory per space" "$(get scale-both/scale kib_per_space) KiB (n=$((agents + 1)))" ""
+  row "broker RSS: spaces made -> agents -> + watchers" \
+    "$(get scale-both/scale rss_base_kib) -> $(get scale-both/scale rss_agents_kib) -> $(get scale-both/scale rss_watchers_kib) KiB" ""
+  row "broker open files, everything connected" "$(get scale-both/scale broker_fds) (watchers alone: $(get scale-watchers/scale broker_fds))" ""
+  row "failures (watchers alone / both)" "$(get scale-watchers/scale failures) / $(get scale-both/scale failures)" "0"
+  exit 0
+  ;;
+upload1g)
+  gate=1
+  new_data "$work/data"
+  files_token=$(new_space bench-files --features prompt,file)
+  # 1 GiB in one request needs a larger cap than the default 256 MiB, at the
+  # broker (--max-upload) and at the agent (--max-input).
+  start_broker broker --max-upload 1100MiB
+  start_mock up --space "bench-files=$files_token" --capacity 1 --workers 1 --max-input 1100MiB
+  wait_for 30 space_connected bench-files || { echo "agent did not register:"; tail -5 "$work"/agent-*.err; exit 1; }
+  machine_line
+  # Small first: its peak is the baseline the 1 GiB runs are compared with.
+  run upload-4m 300 upload --target "$target" --broker-pid "$broker_pid" --space bench-files \
+    --requests 8 --size 4MiB --duration 120s --timeout 60s
+  run upload-256m 300 upload --target "$target" --broker-pid "$broker_pid" --space bench-files \
+    --requests 4 --size 256MiB --duration 270s --timeout 120s
+  run upload-1g 300 upload --target "$target" --broker-pid "$broker_pid" --space bench-files \
+    --requests 1 --size 1GiB --duration 270s --timeout 120s
+  echo "== machine after: load $(loadavg)"
+  echo
+  row "figure (upload1g, $(nproc) cores)" "measured" "goal"
+  for u in 4m 256m 1g; do
+    row "uploads $(get "upload-$u/uploads" count) x $(get "upload-$u/uploads" mib_each) MiB: MiB/s to 202 / completed" \
+      "$(get "upload-$u/uploads" upload_mib_s) / $(get "upload-$u/uploads" e2e_mib_s) (load $(get "upload-$u/load" before))" ""
+    row "  broker RSS before -> peak (VmHWM / sampled), KiB" \
+      "$(get "upload-$u/uploads" rss_before_kib) -> $(get "upload-$u/uploads" hwm_kib) / $(get "upload-$u/uploads" sampled_peak_kib)" "flat"
+    row "  errors" "$(get "upload-$u/uploads" errors)" "0"
+  done
+  exit 0
+  ;;
+soak)
+  gate=1
+  soak_s=${SOAK_SECONDS:-600}
+  soak_conc=${SOAK_CONCURRENCY:-64}
+  new_data "$work/data"
+  start_broker broker
+  # The space through the admin API, as in quick/full (its token is shown once).
+  tp_token=$(curl -sf -X POST "http://$target/api/admin/spaces" -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' -d '{"name":"soak","queue_limit":1000000,"timeout_s":600}' |
+    sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  start_mock soak --space "soak=$tp_token" --capacity 64 --workers 2
+  wait_for 30 space_connected soak || { echo "agent did not register:"; tail -5 "$work"/agent-*.err; exit 1; }
+  machine_line
+  run soak-max 120 throughput --target "$target" --space soak --concurrency "$soak_conc" --requests 1000000 \
+    --warmup 1000 --duration 15s
+  max_rps=$(get soak-max/throughput rps)
+  [ "$max_rps" != - ] || { echo "!! no maximum measured"; exit 1; }
+  rate=$(awk -v r="$max_rps" 'BEGIN { printf "%d", r / 2 }')
+  [ "$rate" -ge 1 ] || { echo "!! maximum $max_rps req/s is too low to halve"; exit 1; }
+  run soak $((soak_s + 120)) throughput --target "$target" --space soak --concurrency "$soak_conc" \
+    --rate "$rate" --requests $((rate * (soak_s + 60))) --duration "${soak_s}s" --broker-pid "$broker_pid" \
+    --sample-every 10s
+  echo "== machine after: load $(loadavg)"
+  echo
+  row "figure (soak, $(nproc) cores)" "measured" "goal"
+  row "maximum POST+SSE, 1 space, conc $soak_conc, 15 s" "$(get soak-max/throughput rps) req/s (load $(get soak-max/load before))" ""
+  row "soak: paced at, achieved" "$rate req/s, $(get soak/throughput rps) req/s over $(get soak/throughput seconds) s (load $(get soak/load before) -> $(get soak/load after))" "half the maximum"
+  row "soak: completed, errors, starts > 10 ms late" "$(get soak/throughput ok), $(get soak/throughput errors), $(get soak/throughput late_starts)" "no errors"
+  row "soak: latency p50/p99/max ms" "$(get soak/throughput p50_ms)/$(get soak/throughput p99_ms)/$(get soak/throughput max_ms)" ""
+  row "soak: broker RSS start / middle / end / peak KiB" \
+    "$(get soak/throughput-memory start_kib) / $(get soak/throughput-memory mid_kib) / $(get soak/throughput-memory end_kib) / $(get soak/throughput-memory peak_kib)" "flat"
+  row "soak: RSS slope KiB/min (all / second half)" \
+    "$(get soak/throughput-memory slope_kib_min) / $(get soak/throughput-memory slope2_kib_min) ($(get soak/throughput-memory samples) samples)" "~0"
+  row "soak: broker open files start -> end" "$(get soak/throughput-memory fds_start) -> $(get soak/throughput-memory fds_end)" "flat"
+  exit 0
+  ;;
+esac
+
+# ---- quick / full
+mkdir -p "$data"
 
 echo "== setup ($work)"
 TETHER_PASSWORD=$(head -c 18 /dev/urandom | base64) admin user add bench --admin >/dev/null
@@ -186,20 +398,6 @@ EOF
   reference=(--reference "127.0.0.1:$ngx_port")
 fi
 
-results=$work/results.txt
-: >"$results"
-# run NAME LIMIT_SECONDS ARGS...: one loadgen run, its RESULT lines tagged with NAME.
-run() {
-  local name=$1 limit=$2
-  shift 2
-  echo "== $name: tether-loadgen $*"
-  local rc=0
-  timeout --signal=TERM --kill-after=5 "$limit" "$loadgen" "$@" >"$work/$name.log" 2>&1 || rc=$?
-  grep -v '^RESULT' "$work/$name.log" || true
-  grep '^RESULT' "$work/$name.log" | sed -E "s|^RESULT label=([^ ]*)|$name/\\1|" >>"$results" || true
-  [ "$rc" = 0 ] || echo "!! $name exited with $rc"
-}
-
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 # Scale first, on the fresh broker: memory freed by the load runs stays in the
 # broker's heap and would hide what new connections cost.
@@ -222,7 +420,6 @@ run upload-large 300 upload --target "$target" --broker-pid "$broker_pid" --spac
 echo "== machine after: load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The table: one row per figure, from the RESULT lines.
-get() { awk -v n="$1" -v k="$2" '$1 == n { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) v = kv[2] } } END { print (v == "" ? "-" : v) }' "$results"; }
 echo
 printf '%-44s %-34s %s\n' "figure ($mode, $(nproc) cores)" "measured" "goal"
 printf '%-44s %-34s %s\n' "latency p50/p90/p99/max ms (conc $lat_conc)" \

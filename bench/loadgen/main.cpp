@@ -1,13 +1,15 @@
 // tether-loadgen: the load generator of bench/ (see bench/README.md).
 //   latency    POST + SSE to `completed`, few in flight; with --reference, the
 //              same against the nginx hop, and the ratio of the two
-//   throughput the same pattern with many in flight over one or more spaces
+//   throughput the same pattern with many in flight over one or more spaces;
+//              --rate paces it, --sample-every tracks the broker's RSS (soak)
 //   scale      N idle agent WebSockets and N idle SSE watchers; broker RSS
 //   upload     multipart uploads streamed to a mock agent; MiB/s, broker peak RSS
 //   upstream   the reference server nginx proxies to
 // Flags are parsed here, once; a wrong flag exits with status 2.
 #include "latency_stats.hpp"
 #include "options.hpp"
+#include "proc_status.hpp"
 #include "request_flow.hpp"
 #include "scale_run.hpp"
 #include "upload_run.hpp"
@@ -49,6 +51,7 @@ struct text_flags {
     std::string upload = "16MiB";
     std::string chunk = "256KiB";
     std::string lifetime = "15m";
+    std::string sample_every; // empty: no sampling
 };
 
 void finish(loadgen_options& o, const text_flags& t) {
@@ -58,6 +61,8 @@ void finish(loadgen_options& o, const text_flags& t) {
     o.lifetime = duration_flag("--lifetime", t.lifetime);
     o.upload_bytes = size_flag("--size", t.upload);
     o.chunk_bytes = size_flag("--chunk", t.chunk);
+    if (!t.sample_every.empty()) o.sample_every = duration_flag("--sample-every", t.sample_every);
+    if (!(o.rate >= 0) || o.rate > 1e7) throw usage_error("--rate: 0 (unpaced) to 10000000 requests/s");
     if (o.spaces.empty()) throw usage_error("--space: at least one space");
     if (o.flow != "sse" && o.flow != "submit") throw usage_error("--flow: sse or submit, got \"" + o.flow + "\"");
     if (o.concurrency == 0 || o.concurrency > 100'000) throw usage_error("--concurrency: 1 to 100000");
@@ -123,6 +128,11 @@ int main(int argc, char** argv) {
     auto* throughput = app.add_subcommand("throughput", "Many requests in flight over one or more spaces");
     common_flags(throughput, o, t);
     flow_flags(throughput, o);
+    throughput->add_option("--rate", o.rate,
+                           "Pace starts at this many requests/s (0: unpaced); at most --concurrency in flight")
+        ->capture_default_str();
+    throughput->add_option("--sample-every", t.sample_every,
+                           "With --broker-pid: sample the broker's RSS and open files this often (e.g. 10s)");
     throughput->callback([&] {
         action = [&] {
             auto r = tether::bench::run_flow(o, o.target, "throughput");
@@ -138,7 +148,13 @@ int main(int argc, char** argv) {
     scale->add_option("--watchers", o.idle_watchers, "Idle SSE watchers")->capture_default_str();
     scale->add_option("--space-prefix", o.space_prefix, "Name prefix of the spaces it creates")->capture_default_str();
     scale->add_option("--settle", t.settle, "Wait before each RSS reading")->capture_default_str();
-    scale->callback([&] { action = [&] { return tether::bench::run_scale(o); }; });
+    scale->callback([&] {
+        action = [&] {
+            // Each idle connection is a descriptor here too.
+            fmt::print("scale: loadgen open-file limit {}\n", tether::bench::raise_own_open_file_limit());
+            return tether::bench::run_scale(o);
+        };
+    });
 
     auto* upload = app.add_subcommand("upload", "Multipart uploads to a mock agent; MiB/s and broker peak RSS");
     common_flags(upload, o, t);

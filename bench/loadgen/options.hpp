@@ -26,6 +26,12 @@ struct loadgen_options {
     std::chrono::milliseconds duration{30'000};
     std::chrono::milliseconds timeout{10'000}; // each network step
     std::string prompt = "bench";
+    // throughput --rate: request k starts no earlier than k / rate seconds
+    // after the first (0: as fast as the workers go). At most `concurrency` in
+    // flight: when all are busy, starts fall behind the schedule (counted).
+    double rate = 0;
+    // with broker_pid: sample the broker's RSS and open files this often (0: never)
+    std::chrono::milliseconds sample_every{0};
 
     // scale
     unsigned idle_agents = 0;

@@ -1,5 +1,8 @@
 #include "proc_status.hpp"
 
+#include <sys/resource.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -26,6 +29,29 @@ std::optional<memory_figures> read_memory(pid_t pid) {
     }
     if (!seen_rss) return std::nullopt;
     return m;
+}
+
+std::optional<std::size_t> count_open_files(pid_t pid) {
+    std::error_code ec;
+    std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec);
+    if (ec) return std::nullopt;
+    std::size_t n = 0;
+    for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        if (ec) return std::nullopt;
+        ++n;
+    }
+    return n;
+}
+
+std::uint64_t raise_own_open_file_limit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    return static_cast<std::uint64_t>(lim.rlim_cur);
 }
 
 bool reset_peak(pid_t pid) {

@@ -1,6 +1,7 @@
 #include "request_flow.hpp"
 
 #include "http_io.hpp"
+#include "proc_status.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -32,7 +33,11 @@ struct flow_state {
     http_target target;
     clock_type::time_point deadline;
     std::uint64_t started = 0;
+    std::uint64_t unscheduled = 0; // --rate: slots taken but due after the deadline, never run
     std::uint64_t error_cap = 0;
+    clock_type::time_point paced_from{}; // --rate: when slot 0 was due
+    unsigned active_workers = 0;
+    asio::steady_timer* sampler_wake = nullptr; // cancelled by the last worker to leave
     std::optional<clock_type::time_point> measure_from; // when the first counted request started
     clock_type::time_point last_end{};
     latency_stats latency;
@@ -68,6 +73,20 @@ asio::awaitable<void> worker(flow_state& st, std::size_t index) {
 
     while (st.may_start()) {
         const std::uint64_t seq = st.started++;
+        if (st.o.rate > 0) {
+            const auto due = st.paced_from + std::chrono::duration_cast<clock_type::duration>(
+                                                 std::chrono::duration<double>(static_cast<double>(seq) / st.o.rate));
+            if (due >= st.deadline) {
+                ++st.unscheduled;
+                break;
+            }
+            if (const auto now = clock_type::now(); due > now) {
+                pause.expires_at(due);
+                co_await pause.async_wait(nothrow);
+            } else if (now - due > std::chrono::milliseconds(10)) {
+                ++st.report.late_starts;
+            }
+        }
         const auto t0 = clock_type::now();
         if (seq == st.o.warmup) st.measure_from = t0;
         auto reply = co_await exchange(conn, buffer, st.target, http::verb::post, path, body, "application/json");
@@ -102,6 +121,31 @@ asio::awaitable<void> worker(flow_state& st, std::size_t index) {
     error_code ignored;
     conn.socket().shutdown(tcp::socket::shutdown_both, ignored);
     conn.socket().close(ignored);
+    if (--st.active_workers == 0 && st.sampler_wake) st.sampler_wake->cancel();
+}
+
+// --sample-every: the broker's RSS and open files now, then every interval
+// until the last worker leaves (which wakes it for a last sample).
+asio::awaitable<void> sample_broker(flow_state& st, clock_type::time_point t_start) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    st.sampler_wake = &timer;
+    auto next = t_start;
+    for (;;) {
+        const auto now = clock_type::now();
+        if (auto m = read_memory(st.o.broker_pid)) {
+            memory_sample s{seconds_between(t_start, now), m->rss_kib, count_open_files(st.o.broker_pid).value_or(0)};
+            st.report.memory.push_back(s);
+            fmt::print("SAMPLE label={} t_s={:.1f} rss_kib={} open_files={} started={} completed={} errors={}\n",
+                       st.report.label, s.t_s, s.rss_kib, s.open_files, st.started, st.report.completed,
+                       st.report.errors);
+            std::fflush(stdout);
+        }
+        if (st.active_workers == 0) break;
+        next += st.o.sample_every;
+        timer.expires_at(next);
+        co_await timer.async_wait(nothrow);
+    }
+    st.sampler_wake = nullptr;
 }
 
 // Polls /metrics until `expected` more requests completed in the run's spaces
@@ -168,7 +212,11 @@ flow_report run_flow(const loadgen_options& o, const std::string& target, const 
         ioc.run();
         ioc.restart();
     }
-    for (unsigned i = 0; i < std::max(1U, o.concurrency); ++i) asio::co_spawn(ioc, worker(st, i), asio::detached);
+    st.paced_from = clock_type::now();
+    st.active_workers = std::max(1U, o.concurrency);
+    for (unsigned i = 0; i < st.active_workers; ++i) asio::co_spawn(ioc, worker(st, i), asio::detached);
+    if (o.broker_pid > 0 && o.sample_every.count() > 0)
+        asio::co_spawn(ioc, sample_broker(st, st.paced_from), asio::detached);
     ioc.run();
 
     auto& r = st.report;
@@ -179,7 +227,7 @@ flow_report run_flow(const loadgen_options& o, const std::string& target, const 
     }
     if (submit_only && st.measure_from) {
         // The warm-up requests complete too; wait for all that were accepted.
-        const std::uint64_t accepted = st.started - r.errors;
+        const std::uint64_t accepted = st.started - st.unscheduled - r.errors;
         ioc.restart();
         std::optional<clock_type::time_point> done;
         asio::co_spawn(ioc, wait_drained(st.target, o, baseline, accepted, std::chrono::seconds(120)),
@@ -208,10 +256,26 @@ void print_flow(const flow_report& r, const loadgen_options& o) {
         if (auto it = r.error_samples.find(kind); it != r.error_samples.end())
             fmt::print("{:<14}     first: {}\n", r.label, it->second);
     }
+    if (o.rate > 0)
+        fmt::print("{:<14} paced at {:.0f} req/s: achieved {:.0f} req/s, {} starts more than 10 ms late\n", r.label, o.rate,
+                   r.per_second, r.late_starts);
     fmt::print("RESULT label={} flow={} conc={} spaces={} ok={} errors={} seconds={:.3f} rps={:.1f} p50_ms={:.3f} "
-               "p90_ms={:.3f} p99_ms={:.3f} max_ms={:.3f} mean_ms={:.3f} drained={} completed_rps={:.1f}\n",
+               "p90_ms={:.3f} p99_ms={:.3f} max_ms={:.3f} mean_ms={:.3f} drained={} completed_rps={:.1f} "
+               "target_rps={:.1f} late_starts={}\n",
                r.label, o.flow, o.concurrency, o.spaces.size(), r.completed, r.errors, r.seconds, r.per_second,
-               l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms, r.drained ? 1 : 0, r.completed_per_second);
+               l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms, r.drained ? 1 : 0, r.completed_per_second, o.rate,
+               r.late_starts);
+    if (!r.memory.empty()) {
+        const auto m = summarize_trend(r.memory);
+        fmt::print("{:<14} broker RSS over {:.0f} s ({} samples): start {} KiB, middle {}, end {}, peak {}; slope "
+                   "{:+.1f} KiB/min (second half {:+.1f}); open files {} -> {}\n",
+                   r.label, r.memory.back().t_s, m.samples, m.start_kib, m.mid_kib, m.end_kib, m.peak_kib,
+                   m.slope_kib_per_min, m.second_half_slope_kib_per_min, m.open_files_start, m.open_files_end);
+        fmt::print("RESULT label={}-memory samples={} seconds={:.1f} start_kib={} mid_kib={} end_kib={} peak_kib={} "
+                   "slope_kib_min={:.1f} slope2_kib_min={:.1f} fds_start={} fds_end={}\n",
+                   r.label, m.samples, r.memory.back().t_s, m.start_kib, m.mid_kib, m.end_kib, m.peak_kib,
+                   m.slope_kib_per_min, m.second_half_slope_kib_per_min, m.open_files_start, m.open_files_end);
+    }
     std::fflush(stdout);
 }
 

@@ -5,11 +5,13 @@
 // Works against the broker and against the nginx-fronted reference upstream.
 
 #include "latency_stats.hpp"
+#include "memory_trend.hpp"
 #include "options.hpp"
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace tether::bench {
 
@@ -27,11 +29,16 @@ struct flow_report {
     double drain_seconds = 0;     // from the first counted submit to that moment
     double completed_per_second = 0;
     bool drained = false;
+    // --rate: starts more than 10 ms behind their scheduled time (all workers were busy)
+    std::uint64_t late_starts = 0;
+    // --sample-every with --broker-pid: the broker's memory over the run
+    std::vector<memory_sample> memory;
 };
 
 flow_report run_flow(const loadgen_options& o, const std::string& target, const std::string& label);
 
-// One human line (and the error kinds) plus a machine line starting "RESULT ".
+// One human line (and the error kinds) plus a machine line starting "RESULT ";
+// with memory samples, a second RESULT line labelled LABEL-memory.
 void print_flow(const flow_report& r, const loadgen_options& o);
 
 // Sum of tether_requests_total{outcome="completed"} over `spaces` in a

@@ -256,6 +256,7 @@ int run_scale(const loadgen_options& o) {
         settle_now();
     }
     const auto m3 = mem();
+    const auto broker_files = count_open_files(o.broker_pid).value_or(0);
 
     fmt::print("scale: spaces {} (+{} KiB RSS, {:.1f} KiB each); agents registered {}/{}: RSS {} -> {} KiB = {:.1f} KiB "
                "per agent connection; watchers {}/{}: RSS {} -> {} KiB = {:.1f} KiB per SSE watcher\n",
@@ -263,18 +264,28 @@ int run_scale(const loadgen_options& o) {
                kib_per(before_spaces.rss_kib, m0.rss_kib, n + 1), st.registered, n, m0.rss_kib, m1.rss_kib,
                kib_per(m0.rss_kib, m1.rss_kib, st.registered), st.watching, o.idle_watchers, m2.rss_kib, m3.rss_kib,
                kib_per(m2.rss_kib, m3.rss_kib, st.watching));
+    fmt::print("scale: broker open files with everything connected: {}\n", broker_files);
     if (st.failures > 0) fmt::print("scale: {} failures, first: {}\n", st.failures, st.first_failure);
     fmt::print("RESULT label=scale agents={} watchers={} rss_base_kib={} rss_agents_kib={} rss_watchers_kib={} "
-               "kib_per_agent={:.2f} kib_per_watcher={:.2f} kib_per_space={:.2f} failures={}\n",
+               "kib_per_agent={:.2f} kib_per_watcher={:.2f} kib_per_space={:.2f} failures={} broker_fds={}\n",
                st.registered, st.watching, m0.rss_kib, m1.rss_kib, m3.rss_kib, kib_per(m0.rss_kib, m1.rss_kib, st.registered),
                kib_per(m2.rss_kib, m3.rss_kib, st.watching), kib_per(before_spaces.rss_kib, m0.rss_kib, n + 1),
-               st.failures);
+               st.failures, broker_files);
     std::fflush(stdout);
 
     // Close everything we opened, then let the io_context finish the readers.
+    // Abortive closes: 20,000 TIME_WAIT sockets would hold most of loopback's
+    // ephemeral ports (32768-60999) for a minute and fail the next run's connects.
     error_code ignored;
-    for (auto& ws : st.agents) beast::get_lowest_layer(*ws).socket().close(ignored);
-    for (auto& w : st.watchers) w->socket().close(ignored);
+    const asio::socket_base::linger abort_close(true, 0);
+    for (auto& ws : st.agents) {
+        beast::get_lowest_layer(*ws).socket().set_option(abort_close, ignored);
+        beast::get_lowest_layer(*ws).socket().close(ignored);
+    }
+    for (auto& w : st.watchers) {
+        w->socket().set_option(abort_close, ignored);
+        w->socket().close(ignored);
+    }
     guard.reset();
     ioc.run_for(std::chrono::seconds(2));
     return st.registered == n && st.watching == o.idle_watchers ? 0 : 1;
