@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
-# Builds the protocol fuzzer (clang, libFuzzer, ASan+UBSan) and runs it.
-#   scripts/fuzz.sh [SECONDS]      default 60
-# Build dir: $BUILD_DIR/fuzz when BUILD_DIR is set (relative to the repo
-# root unless absolute), else <repo>/build-fuzz. Exits non-zero on a crash;
-# crashing inputs are kept in <build>/artifacts/.
+# Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for SECONDS.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]    default 60 s each, all targets
+# Targets (tests/fuzz/): protocol, multipart, http, media. SECONDS is per
+# target, so `scripts/fuzz.sh 45` fuzzes for 3 minutes in all.
+# Build dir: $FUZZ_BUILD_DIR if set, else $BUILD_DIR/fuzz when BUILD_DIR is set
+# (relative paths are from the repo root), else <repo>/build-fuzz.
+# JOBS: build parallelism (default 2). FUZZ_FLAGS: extra libFuzzer flags.
+# Runs every target even after a crash, prints one summary line per target
+# (runs, exec/s, cov, ft, corpus), and exits non-zero if any target crashed;
+# crashing inputs are kept in <build>/artifacts/<target>/, logs in <build>/logs/.
 set -euo pipefail
 
+all_targets=(protocol multipart http media)
 seconds="${1:-60}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
-  echo "usage: $0 [SECONDS]" >&2
+  echo "usage: $0 [SECONDS] [TARGET...]   targets: ${all_targets[*]}" >&2
   exit 2
 fi
+shift || true
+targets=("$@")
+[[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
+for t in "${targets[@]}"; do
+  if ! [[ " ${all_targets[*]} " == *" $t "* ]]; then
+    echo "fuzz.sh: unknown target '$t' (targets: ${all_targets[*]})" >&2
+    exit 2
+  fi
+done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -n "${BUILD_DIR:-}" ]]; then
-  case "$BUILD_DIR" in
-    /*) build="$BUILD_DIR/fuzz" ;;
-    *) build="$root/$BUILD_DIR/fuzz" ;;
-  esac
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
+if [[ -n "${FUZZ_BUILD_DIR:-}" ]]; then
+  build="$(abs "$FUZZ_BUILD_DIR")"
+elif [[ -n "${BUILD_DIR:-}" ]]; then
+  build="$(abs "$BUILD_DIR")/fuzz"
 else
   build="$root/build-fuzz"
 fi
@@ -28,23 +43,66 @@ if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
 CXX=clang++ cmake -S "$root" -B "$build" "${generator[@]}" \
   -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DTETHER_FUZZ=ON -DTETHER_BUILD_TESTS=ON -DTETHER_WITH_TORCH=OFF >/dev/null
-cmake --build "$build" --target protocol_fuzz -j "${JOBS:-2}"
+  -DTETHER_FUZZ=ON -DTETHER_BUILD_TESTS=ON -DTETHER_WITH_TORCH=OFF -DTETHER_BUILD_BENCH=OFF >/dev/null
+build_targets=()
+for t in "${targets[@]}"; do build_targets+=("${t}_fuzz"); done
+cmake --build "$build" --target "${build_targets[@]}" -j "${JOBS:-2}"
 
-fuzzer="$(find "$build" -type f -name protocol_fuzz -perm -u+x | head -n 1)"
-if [[ -z "$fuzzer" ]]; then
-  echo "fuzz.sh: protocol_fuzz was not built" >&2
+# Per-target limits: inputs long enough for what each parser bounds (the
+# multipart header block is 16 KiB), and for media a malloc limit far above
+# what small uploads may legitimately cost, so a blow-up counts as a crash.
+target_flags() {
+  case "$1" in
+    protocol) echo "-max_len=16384" ;;
+    multipart) echo "-max_len=32768" ;;
+    http) echo "-max_len=16384" ;;
+    media) echo "-max_len=16384 -malloc_limit_mb=64" ;;
+  esac
+}
+
+failed=()
+summary=()
+mkdir -p "$build/logs"
+for t in "${targets[@]}"; do
+  fuzzer="$build/tests/fuzz/${t}_fuzz"
+  if [[ ! -x "$fuzzer" ]]; then
+    echo "fuzz.sh: $fuzzer was not built" >&2
+    exit 1
+  fi
+  # The fuzzer adds what it finds to its corpus: work on a copy, so the seeds
+  # in the repository stay the small hand-written set.
+  corpus="$build/corpus/$t"
+  artifacts="$build/artifacts/$t"
+  log="$build/logs/$t.log"
+  rm -rf "$corpus"
+  mkdir -p "$corpus" "$artifacts"
+  cp "$root/tests/fuzz/corpus/$t/"* "$corpus/"
+  dict=()
+  if [[ -f "$root/tests/fuzz/$t.dict" ]]; then dict=(-dict="$root/tests/fuzz/$t.dict"); fi
+
+  echo "fuzz.sh: running ${t}_fuzz for ${seconds}s (log: $log)"
+  # shellcheck disable=SC2046,SC2086
+  if "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 $(target_flags "$t") \
+      "${dict[@]}" -artifact_prefix="$artifacts/" -print_final_stats=1 ${FUZZ_FLAGS:-} "$corpus" >"$log" 2>&1; then
+    status=ok
+  else
+    status=CRASH
+    failed+=("$t")
+    tail -n 60 "$log" >&2
+  fi
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+  last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
+  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+  corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[A-Za-z]*\).*/\1/p' <<<"$last")
+  summary+=("$(printf '%-10s %-6s runs %-10s exec/s %-7s cov %-6s ft %-7s corpus %s' \
+    "$t" "$status" "${runs:-?}" "${speed:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")")
+done
+
+echo "fuzz.sh: ${seconds}s per target"
+printf '  %s\n' "${summary[@]}"
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "fuzz.sh: crashes in: ${failed[*]} (inputs in $build/artifacts/)" >&2
   exit 1
 fi
-
-# The fuzzer adds what it finds to its corpus: work on a copy, so the seeds
-# in the repository stay the small hand-written set.
-corpus="$build/corpus"
-artifacts="$build/artifacts"
-rm -rf "$corpus"
-mkdir -p "$corpus" "$artifacts"
-cp "$root/tests/fuzz/corpus/"* "$corpus/"
-
-echo "fuzz.sh: running $fuzzer for ${seconds}s"
-"$fuzzer" -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
-  -dict="$root/tests/fuzz/protocol.dict" -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything with warnings as errors, and runs
 # every test: unit and integration (CTest), end-to-end (mock and torch
-# backends, CPU), the protocol fuzzer for a bounded time, and the browser tests. Exits non-zero on any failure.
+# backends, CPU), four libFuzzer targets (protocol, multipart, HTTP, media) for a bounded time each, and the browser tests. Exits non-zero on any failure.
 #   scripts/test.sh                    everything
-#   FUZZ_SECONDS=60 BUILD_DIR=build    (defaults)
+#   FUZZ_SECONDS=30 (per fuzz target) BUILD_DIR=build    (defaults)
 #   SKIP_BROWSER=1 / SKIP_FUZZ=1       to leave those out locally (browser also skips
 #                                      the npm-based OpenAI client tests)
 set -euo pipefail
@@ -25,8 +25,8 @@ echo "== unit, integration and end-to-end tests"
 (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 300)
 
 if [ -z "${SKIP_FUZZ:-}" ] && [ -x scripts/fuzz.sh ]; then
-  echo "== protocol fuzzer (${FUZZ_SECONDS:-60} s)"
-  scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+  echo "== fuzzers: protocol, multipart, HTTP, media (${FUZZ_SECONDS:-30} s each)"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 fi
 
 if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/browser-tests.sh ]; then

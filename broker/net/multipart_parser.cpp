@@ -128,10 +128,12 @@ bool multipart_parser::step() {
             skip = 2;
         } else {
             auto pos = buf_.find("\r\n\r\n");
-            if (pos == std::string::npos) {
-                if (buf_.size() > max_header_block) return fail("multipart part headers too large");
-                return true;
-            }
+            // The block is bounded however the body was cut into feeds: a
+            // whole one in a single feed, or a partial one that can no longer
+            // end within the limit.
+            if (pos == std::string::npos ? buf_.size() > max_header_block + 3 : pos > max_header_block)
+                return fail("multipart part headers too large");
+            if (pos == std::string::npos) return true;
             end = pos;
             skip = pos + 4;
         }

@@ -5,6 +5,7 @@
 #include "tether/protocol/codec.hpp"
 #include "tether/protocol/json_writer.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +17,7 @@ using namespace tether::protocol;
 namespace {
 
 [[noreturn]] void fail(const char* what, std::string_view detail) {
-    std::fprintf(stderr, "protocol_fuzz: %s\n%.*s\n", what, static_cast<int>(detail.size()), detail.data());
+    std::fprintf(stderr, "protocol_fuzz: %s\n%.*s\n", what, static_cast<int>(std::min<std::size_t>(detail.size(), 2000)), detail.data());
     std::abort();
 }
 

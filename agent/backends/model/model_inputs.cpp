@@ -125,6 +125,14 @@ prepared<audio_clip> prepare_audio(const job& j, const model_spec& spec) {
         return refuse<audio_clip>(fmt::format("{} is {:.2f} s long, over this model's limit of {} s",
                                               j.files.front().name, duration, spec.max_seconds));
     if (clip.samples.empty()) return refuse<audio_clip>(fmt::format("{} holds no audio samples", j.files.front().name));
+    if (classify) {
+        // Only the first spec.samples output samples are kept: resample just
+        // the input they read (the same values), so that a long clip at a low
+        // rate (1 Hz) cannot ask for a huge buffer.
+        const double step = static_cast<double>(clip.sample_rate) / spec.sample_rate;
+        const auto needed = static_cast<std::size_t>((spec.samples + 1.0) * step) + 2;
+        if (clip.samples.size() > needed) clip.samples.resize(needed);
+    }
     clip.samples = resample_linear(clip.samples, clip.sample_rate, spec.sample_rate);
     clip.sample_rate = spec.sample_rate;
     if (classify) clip.samples.resize(spec.samples, 0.0F);

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -110,6 +111,32 @@ TEST_CASE("audio is resampled to the model's rate; a classifier's is padded to i
     REQUIRE_FALSE(not_wav.ok());
     CHECK(not_wav.error.message.find("a.ogg: ") == 0);
     CHECK(prepare_audio(job{}, fx).error.message.find("needs an uploaded file") != std::string::npos);
+}
+
+TEST_CASE("a classifier resamples only the audio it keeps, so a long clip at a low rate costs little", "[inputs]") {
+    // Found by media_fuzz: a 394-byte WAV at 1 Hz made a 48 kHz classifier
+    // resample all of it first (67 MB; a 2 MB upload asked for 192 GB).
+    auto cls = spec_of(R"({"task":"classification","input":{"kind":"audio","sample_rate":48000,"samples":4000},
+                           "output":{"labels":["a"]}})");
+    std::vector<float> slow(1U << 20, 0.25F);
+    slow[0] = 0.5F;
+    auto clip = prepare_audio(with_file(encode_wav_pcm16(slow, 1), "slow.wav"), cls);
+    REQUIRE(clip.ok());
+    REQUIRE(clip.value->samples.size() == 4000);
+    // Output samples this early all sit before the first input sample's centre.
+    CHECK(clip.value->samples[3999] == Approx(0.5).margin(1e-4));
+
+    // What it keeps is what resampling the whole clip gives.
+    auto cls8k = spec_of(R"({"task":"classification","input":{"kind":"audio","sample_rate":8000,"samples":1000},
+                             "output":{"labels":["a"]}})");
+    std::vector<float> tone(16000);
+    for (std::size_t i = 0; i < tone.size(); ++i) tone[i] = static_cast<float>((i * 37) % 101) / 101.0F - 0.5F;
+    const auto wav = encode_wav_pcm16(tone, 16000);
+    auto kept = prepare_audio(with_file(wav, "tone.wav"), cls8k);
+    REQUIRE(kept.ok());
+    const auto whole = resample_linear(decode_wav(wav, 1U << 20).clip->samples, 16000, 8000);
+    REQUIRE(kept.value->samples.size() == 1000);
+    CHECK(std::equal(kept.value->samples.begin(), kept.value->samples.end(), whole.begin()));
 }
 
 TEST_CASE("uploads spooled to disk are read from their file, within the size limit", "[inputs]") {

@@ -1,0 +1,185 @@
+// libFuzzer target for what the agent reads from hostile uploads: every input
+// goes to decode_wav, decode_image (small limits), parse_tensor_json and
+// parse_model_spec, and then, as an uploaded file, prompt and params, through
+// model_inputs' prepare_* for a few fixed sidecars. Nothing may crash or
+// allocate past libFuzzer's malloc limit, and what decodes must keep its
+// promises (sizes, ranges, limits) and survive encode -> decode (abort otherwise).
+#include "backends/model/image_codec.hpp"
+#include "backends/model/model_inputs.hpp"
+#include "backends/model/model_spec.hpp"
+#include "backends/model/tensor_json.hpp"
+#include "backends/model/wav.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using namespace tether::agent;
+
+namespace {
+
+constexpr std::uint64_t max_frames = 1U << 16;
+constexpr std::uint64_t max_elements = 4096;
+constexpr image_limits small_image{256, 256, 1U << 14};
+
+[[noreturn]] void fail(const char* what, std::string_view detail = {}) {
+    std::fprintf(stderr, "media_fuzz: %s\n%.*s\n", what, static_cast<int>(std::min<std::size_t>(detail.size(), 2000)), detail.data());
+    std::abort();
+}
+
+void check_wav(std::string_view bytes) {
+    const auto r = decode_wav(bytes, max_frames);
+    if (!r.clip) {
+        if (r.error.empty()) fail("wav refused without a message");
+        return;
+    }
+    const audio_clip& clip = *r.clip;
+    if (clip.sample_rate == 0 || clip.sample_rate > max_wav_sample_rate) fail("wav sample rate out of range");
+    if (clip.samples.empty() || clip.samples.size() > max_frames) fail("wav frame count out of range");
+    for (const float s : clip.samples)
+        if (!(s >= -1.0F && s <= 1.0F)) fail("wav sample outside [-1, 1] or NaN");
+    // 16-bit PCM keeps every sample within one step.
+    const auto again = decode_wav(encode_wav_pcm16(clip.samples, clip.sample_rate), max_frames);
+    if (!again.clip) fail("encode_wav_pcm16 output does not decode", again.error);
+    if (again.clip->sample_rate != clip.sample_rate || again.clip->samples.size() != clip.samples.size())
+        fail("wav changed size or rate in encode -> decode");
+    for (std::size_t i = 0; i < clip.samples.size(); ++i)
+        if (std::fabs(again.clip->samples[i] - clip.samples[i]) > 1.5F / 32768.0F)
+            fail("wav sample changed by more than one 16-bit step");
+}
+
+void check_image(std::string_view bytes) {
+    const auto r = decode_image(bytes, small_image);
+    if (!r.image) {
+        if (r.error.empty()) fail("image refused without a message");
+        return;
+    }
+    const image_rgb& img = *r.image;
+    if (img.width == 0 || img.height == 0 || img.width > small_image.max_width ||
+        img.height > small_image.max_height ||
+        static_cast<std::uint64_t>(img.width) * img.height > small_image.max_pixels)
+        fail("image outside its limits");
+    if (img.pixels.size() != static_cast<std::size_t>(img.width) * img.height * 3) fail("image pixels do not match its size");
+    // PNG is lossless: the pixels come back exactly.
+    const auto again = decode_image(encode_png(img), small_image);
+    if (!again.image) fail("encode_png output does not decode", again.error);
+    if (again.image->width != img.width || again.image->height != img.height || again.image->pixels != img.pixels)
+        fail("image changed in encode_png -> decode");
+    const image_rgb half = resize_bilinear(img, (img.width + 1) / 2, (img.height + 1) / 2);
+    if (half.pixels.size() != static_cast<std::size_t>(half.width) * half.height * 3) fail("resize gave a bad image");
+}
+
+void check_tensor(std::string_view text) {
+    const auto r = parse_tensor_json(text, max_elements);
+    if (!r.tensor) {
+        if (r.error.empty()) fail("tensor refused without a message");
+        return;
+    }
+    const tensor_value& t = *r.tensor;
+    if (t.shape.size() > max_tensor_depth) fail("tensor deeper than the limit");
+    std::uint64_t count = 1;
+    for (const auto d : t.shape) {
+        if (d <= 0) fail("tensor with a non-positive dimension");
+        count *= static_cast<std::uint64_t>(d);
+    }
+    if (count != t.values.size() || count > max_elements) fail("tensor values do not fill its shape");
+    for (const double v : t.values)
+        if (!std::isfinite(v)) fail("tensor with a non-finite value");
+    if (!check_shape(t.shape, t.shape).empty()) fail("a shape does not match itself");
+    const std::string json = tensor_to_json(t);
+    const auto again = parse_tensor_json(json, max_elements);
+    if (!again.tensor) fail("tensor_to_json output does not parse", json);
+    if (again.tensor->shape != t.shape || again.tensor->values != t.values) fail("tensor changed in json round trip", json);
+}
+
+void check_spec(std::string_view text) {
+    const auto r = parse_model_spec(text, "fuzz");
+    if (!r.spec) {
+        if (r.error.empty()) fail("sidecar refused without a message");
+        return;
+    }
+    if (r.spec->name.empty()) fail("sidecar accepted without a name");
+}
+
+// Sidecars of every task that reads uploads; fixed, so the input is the upload.
+const std::vector<model_spec>& specs() {
+    static const std::vector<model_spec> all = [] {
+        const char* sources[] = {
+            R"({"task":"classification","input":{"kind":"audio","sample_rate":48000,"samples":4000},"output":{"labels":["a"]}})",
+            R"({"task":"audio","input":{"sample_rate":8000},"limits":{"max_seconds":2}})",
+            R"({"task":"image","output":{"scale":2},"limits":{"max_width":64,"max_height":64}})",
+            R"({"task":"classification","input":{"kind":"image","width":8,"height":8},"output":{"labels":["a"]},"limits":{"max_pixels":4096}})",
+            R"({"task":"tensor","input":{"shape":[-1,4]},"output":{"shape":[1]},"limits":{"max_elements":64}})",
+            R"({"task":"tensor","input":{"shape":[2],"dtype":"int64"},"output":{"shape":[1]}})",
+            R"({"task":"text-generation","limits":{"max_prompt_bytes":4096,"max_tokens":50}})",
+            R"({"task":"classification","input":{"kind":"text","length":16},"output":{"labels":["a"]}})",
+        };
+        std::vector<model_spec> v;
+        for (const char* s : sources) {
+            auto r = parse_model_spec(s, "fixed");
+            if (!r.spec) fail("a fixed sidecar does not parse", r.error);
+            v.push_back(*r.spec);
+        }
+        return v;
+    }();
+    return all;
+}
+
+void check_inputs(std::string_view bytes) {
+    job j;
+    j.prompt = std::string(bytes);
+    j.params_json = std::string(bytes);
+    input_file f;
+    f.field = "file";
+    f.name = "upload.bin";
+    f.size = bytes.size();
+    f.bytes = std::string(bytes);
+    j.files.push_back(std::move(f));
+    for (const model_spec& spec : specs()) {
+        switch (spec.task) {
+        case model_task::audio:
+            if (auto a = prepare_audio(j, spec); a.ok() && a.value->samples.size() > spec.max_seconds * spec.sample_rate + 1)
+                fail("prepared audio longer than the model's limit");
+            break;
+        case model_task::image:
+            if (auto i = prepare_image(j, spec); i.ok() && (i.value->width > spec.max_width || i.value->height > spec.max_height))
+                fail("prepared image over the model's limit");
+            break;
+        case model_task::tensor:
+            (void)prepare_tensor(j, spec);
+            break;
+        case model_task::text_generation:
+            if (auto g = prepare_generation(j, spec, 1); g.ok() && g.value->max_tokens > spec.max_tokens_limit)
+                fail("generation max_tokens over the model's limit");
+            break;
+        case model_task::classification:
+            if (spec.kind == input_kind::audio) {
+                if (auto a = prepare_audio(j, spec); a.ok() && a.value->samples.size() != spec.samples)
+                    fail("classifier audio not cut or padded to its length");
+            } else if (spec.kind == input_kind::image) {
+                if (auto i = prepare_image(j, spec); i.ok() && (i.value->width != spec.width || i.value->height != spec.height))
+                    fail("classifier image not resized to its size");
+            } else if (auto t = prepare_text_tokens(j, spec); t.ok() && t.value->size() != spec.length) {
+                fail("classifier text not cut or padded to its length");
+            }
+            break;
+        }
+    }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+    check_wav(bytes);
+    check_image(bytes);
+    check_tensor(bytes);
+    check_spec(bytes);
+    check_inputs(bytes);
+    return 0;
+}
