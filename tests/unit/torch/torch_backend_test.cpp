@@ -366,7 +366,7 @@ TEST_CASE("missing files, a broken sidecar or a file that is not TorchScript sto
     CHECK(load_error(dir.path + "/junk.pt").find("not a TorchScript file") != std::string::npos);
 }
 
-TEST_CASE("--device cuda without CUDA is refused with advice", "[torch]") {
+TEST_CASE("asking for a CUDA device without CUDA is refused with advice", "[torch]") {
     if (torch::cuda::is_available()) return; // this machine can run it; nothing to refuse
     scratch_dir dir;
     torch_options o;
