@@ -229,7 +229,7 @@ TEST_CASE("bad flags and values exit 2 with a message saying what is wrong") {
     CHECK(r.exit_code == 2);
 }
 
-TEST_CASE("--help exits 0 with a usage text") {
+TEST_CASE("asking for --help exits 0 with a usage text") {
     auto r = parse({"--help"});
     CHECK_FALSE(r.options);
     CHECK(r.exit_code == 0);
