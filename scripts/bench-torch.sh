@@ -6,8 +6,11 @@
 # `tether-agent --backend torch` and a mock agent on 127.0.0.1 and runs
 # tether-loadgen's latency mode (concurrency 1) against them. Prints a table
 # and stops everything it started (also on Ctrl-C or a failure).
-#   scripts/bench-torch.sh [quick|full]   quick: about 3 minutes; full: about 7
+#   scripts/bench-torch.sh [quick|full]   quick: about 3 minutes; full: about 8
 #   BUILD_DIR=build-torchbench JOBS=2 THREADS=1 (torch intra-op threads) MODELS=models KEEP=1
+#   QUIET_LOAD=1.0 QUIET_WAIT=900: before measuring (and again before the
+#   end-to-end runs), wait up to QUIET_WAIT s for the 1-minute load average to
+#   be at most QUIET_LOAD; QUIET_LOAD=off skips that.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mode=${1:-quick}
@@ -79,10 +82,30 @@ run() {
   [ "$rc" = 0 ] || echo "!! $name exited with $rc"
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# Quiet-machine gate (as scripts/bench.sh's long modes): wait while the
+# 1-minute load average is above QUIET_LOAD, up to QUIET_WAIT seconds, then
+# measure anyway and say so. Its own build just ran, so this also lets that
+# load decay. QUIET_LOAD=off skips the wait.
+quiet_load=${QUIET_LOAD:-1.0}
+quiet_wait=${QUIET_WAIT:-900}
+wait_quiet() {
+  [ "$quiet_load" != off ] || return 0
+  local l waited=0
+  while l=$(cut -d' ' -f1 /proc/loadavg) && awk -v l="$l" -v m="$quiet_load" 'BEGIN { exit !(l > m) }'; do
+    if [ "$waited" -ge "$quiet_wait" ]; then
+      echo "!! load $l is still above $quiet_load after ${waited} s: measuring anyway"
+      return 0
+    fi
+    [ $((waited % 60)) = 0 ] && echo "   load $l > $quiet_load: waiting (${waited} s so far)"
+    sleep 15
+    waited=$((waited + 15))
+  done
+}
 
 # Debian's libtorch calls the BLAS that libblas.so.3 resolves to (reference
 # BLAS unless another is installed, or LD_LIBRARY_PATH picks one): say which.
 blas=$(ldd "$tbench" | awk '$1 == "libblas.so.3" {print $3}')
+wait_quiet
 echo "== machine: $(nproc) cores, load $(load), $(date -u +%FT%TZ), torch threads $threads, libblas.so.3 = $(readlink -f "$blas")"
 load_start=$(load)
 
@@ -164,6 +187,7 @@ all_connected() {
 }
 wait_for 60 all_connected || { echo "agents did not register:"; tail -5 "$work"/agent-*.err; exit 1; }
 
+wait_quiet
 lat=(latency --target "$target" --concurrency 1)
 run e2e-mock 120 "$loadgen" "${lat[@]}" --space mock --requests "$e2e_requests" --warmup "$e2e_warmup" \
   --duration "$e2e_time"
@@ -186,7 +210,7 @@ a_img=$(get direct-upscale2x/direct p50_ms) b_img=$(get backend-upscale2x/backen
 a_lm=$(get generate-tiny-lm/generate-raw p50_ms) b_lm=$(get generate-tiny-lm/generate-backend p50_ms)
 c_code=$(get e2e-code-lang/tether p50_ms) c_lm=$(get e2e-tiny-lm/tether p50_ms)
 echo
-echo "torch backend, $mode, $(nproc) cores, torch threads $threads, load $load_start -> $load_end"
+echo "torch backend, $mode, $(date -u +%FT%TZ), $(nproc) cores, torch threads $threads, load $load_start -> $load_end"
 echo "libblas.so.3 = $(readlink -f "$blas")"
 row "latency per request (ms)" "code-lang" "tiny-lm 200 tok" "upscale2x 128px"
 row "(a) raw forward loop p50" "$a_code" "$a_lm" "$a_img"

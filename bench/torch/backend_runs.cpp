@@ -57,11 +57,14 @@ outcome_sink run_once(agent::torch_backend& be, const agent::job& j) {
     agent::cancellation_token never;
     outcome_sink sink;
     be.run(j, never, sink);
-    if (!sink.done) throw std::runtime_error(fmt::format("the request failed: {}: {}", sink.fail_code, sink.fail_message));
+    if (!sink.done)
+        throw std::runtime_error(fmt::format("the request failed: {}: {}", sink.fail_code, sink.fail_message));
     return sink;
 }
 
-loop_bounds bounds_of(const torch_bench_options& o) { return {o.warmup, o.iterations, o.duration}; }
+loop_bounds bounds_of(const torch_bench_options& o) {
+    return {o.warmup, o.iterations, o.duration};
+}
 
 } // namespace
 
@@ -77,7 +80,8 @@ int run_backend(const torch_bench_options& o) {
         out_bytes = sink.file_bytes + sink.done->output.size();
     });
     // The warm-up's inference times are in `inference` too; keep the timed ones.
-    if (inference.size() > s.count) inference.erase(inference.begin(), inference.end() - static_cast<std::ptrdiff_t>(s.count));
+    if (inference.size() > s.count)
+        inference.erase(inference.begin(), inference.end() - static_cast<std::ptrdiff_t>(s.count));
     const auto inf = summarise(inference, 0);
     fmt::print("backend {}: {}; run() p50 {:.4f} ms (its inference_ms p50 {:.4f}), p99 {:.4f} ms over {} requests "
                "({} torch threads)\n",
@@ -104,8 +108,10 @@ int run_generate(const torch_bench_options& o) {
         threads = use_torch_threads(0);
         s = timed_loop(bounds_of(o), [&] {
             auto sink = run_once(be, r.request);
-            if (text.empty()) text = sink.done->output;
-            else if (text != sink.done->output) throw std::runtime_error("the same seed gave another text");
+            if (text.empty())
+                text = sink.done->output;
+            else if (text != sink.done->output)
+                throw std::runtime_error("the same seed gave another text");
         });
     }
     // The raw loop replays exactly the windows the backend fed its model.

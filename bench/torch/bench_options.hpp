@@ -11,15 +11,15 @@
 namespace tether::bench {
 
 struct torch_bench_options {
-    std::string model;          // NAME.pt, its sidecar NAME.json beside it
-    std::uint32_t threads = 1;  // torch intra-op threads (at::set_num_threads)
-    std::uint64_t warmup = 20;  // calls (or requests) first, not counted
+    std::string model;         // NAME.pt, its sidecar NAME.json beside it
+    std::uint32_t threads = 1; // torch intra-op threads (at::set_num_threads)
+    std::uint64_t warmup = 20; // calls (or requests) first, not counted
     std::uint64_t iterations = 1000;
     std::chrono::milliseconds duration{10'000};
 
     // The request: a prompt (text models), a generated PNG of image x image
     // pixels (image models), a 1 s generated WAV (audio models).
-    std::string prompt;         // "" = a default that suits the task
+    std::string prompt; // "" = a default that suits the task
     std::uint32_t image = 128;
     std::uint32_t max_tokens = 200; // text-generation
     std::uint64_t seed = 8001;      // text-generation sampling

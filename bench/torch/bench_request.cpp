@@ -90,7 +90,8 @@ void add_image(bench_request& r, std::uint32_t size, bool normalise) {
 }
 
 void add_audio(bench_request& r) {
-    attach(r.request, "bench.wav", "audio/wav", agent::encode_wav_pcm16(test_tone(r.spec.sample_rate), r.spec.sample_rate));
+    attach(r.request, "bench.wav", "audio/wav",
+           agent::encode_wav_pcm16(test_tone(r.spec.sample_rate), r.spec.sample_rate));
     r.what = fmt::format("WAV 1 s at {} Hz ({} bytes)", r.spec.sample_rate, r.request.files.front().size);
     auto clip = need(agent::prepare_audio(r.request, r.spec), "audio");
     r.dims = {1, static_cast<std::int64_t>(clip.samples.size())};
@@ -128,8 +129,12 @@ bench_request make_bench_request(const torch_bench_options& o) {
             add_audio(r);
         }
         break;
-    case model_task::image: add_image(r, o.image, false); break;
-    case model_task::audio: add_audio(r); break;
+    case model_task::image:
+        add_image(r, o.image, false);
+        break;
+    case model_task::audio:
+        add_audio(r);
+        break;
     case model_task::tensor:
         throw std::runtime_error(fmt::format("{}: tensor models are not driven by this bench", o.model));
     }

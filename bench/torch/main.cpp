@@ -28,7 +28,8 @@ struct usage_error : std::runtime_error {
 
 std::chrono::milliseconds duration_flag(const std::string& flag, const std::string& text) {
     auto d = tether::parse_duration(text);
-    if (!d || d->count() <= 0) throw usage_error(flag + ": expected a duration like 10s or 500ms, got \"" + text + "\"");
+    if (!d || d->count() <= 0)
+        throw usage_error(flag + ": expected a duration like 10s or 500ms, got \"" + text + "\"");
     return *d;
 }
 
@@ -52,7 +53,8 @@ void common_flags(CLI::App* sub, torch_bench_options& o, text_flags& t) {
 } // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"tether-torch-bench: the agent's torch backend against a raw TorchScript forward loop (CPU, in-process)"};
+    CLI::App app{
+        "tether-torch-bench: the agent's torch backend against a raw TorchScript forward loop (CPU, in-process)"};
     app.require_subcommand(1);
     torch_bench_options o;
     text_flags t;
@@ -69,8 +71,8 @@ int main(int argc, char** argv) {
         tether::bench::run_generate);
     auto* batch = add("batch", "Raw forward items/s at several batch sizes", tether::bench::run_batch);
     batch->add_option("--sizes", o.batch_sizes, "Batch sizes, comma-separated")->delimiter(',')->capture_default_str();
-    auto* dynamic = add("dynamic", "torch_backend with several submitting threads: items/s, batches",
-                        tether::bench::run_dynamic);
+    auto* dynamic =
+        add("dynamic", "torch_backend with several submitting threads: items/s, batches", tether::bench::run_dynamic);
     dynamic->add_option("--capacity", o.capacity, "The space's capacity (batching when > 1)")->capture_default_str();
     dynamic->add_option("--max-batch", o.max_batch, "Most items a forward call")->capture_default_str();
     dynamic->add_option("--submitters", o.submitters, "Threads calling run()")->capture_default_str();

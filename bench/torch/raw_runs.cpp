@@ -31,7 +31,9 @@ torch::Tensor input_tensor(const bench_request& r) {
     return torch::from_blob(const_cast<float*>(r.values.data()), r.dims, torch::kFloat).clone();
 }
 
-loop_bounds bounds_of(const torch_bench_options& o) { return {o.warmup, o.iterations, o.duration}; }
+loop_bounds bounds_of(const torch_bench_options& o) {
+    return {o.warmup, o.iterations, o.duration};
+}
 
 // The agent's dry run of a text-generation model: two forward calls on a
 // full window before any request. TorchScript's profiling executor
