@@ -12,6 +12,7 @@
 #include <array>
 #include <deque>
 #include <string>
+#include <vector>
 
 namespace tether::broker::net {
 namespace {
@@ -58,21 +59,26 @@ private:
         if (!writing_) write_next();
     }
 
+    // Everything queued goes out in one gather write: a burst of events (the
+    // replay when a stream starts, or processing + deltas + completed from a
+    // fast agent) costs one sendmsg, not one each.
     void write_next() {
         if (queue_.empty()) {
             if (closing_) shut();
             return;
         }
         writing_ = true;
+        inflight_.swap(queue_);
+        buffers_.clear();
+        for (const auto& b : inflight_) buffers_.push_back(asio::buffer(b));
         beast::get_lowest_layer(stream_).expires_after(ctx_->limits.write_timeout);
-        asio::async_write(stream_, asio::buffer(queue_.front()),
-                          [self = this->shared_from_this()](error_code ec, std::size_t) {
-                              self->writing_ = false;
-                              self->queue_.pop_front();
-                              if (ec) return self->fail();
-                              beast::get_lowest_layer(self->stream_).expires_never();
-                              self->write_next();
-                          });
+        asio::async_write(stream_, buffers_, [self = this->shared_from_this()](error_code ec, std::size_t) {
+            self->writing_ = false;
+            self->inflight_.clear();
+            if (ec) return self->fail();
+            beast::get_lowest_layer(self->stream_).expires_never();
+            self->write_next();
+        });
     }
 
     void arm_keepalive() {
@@ -127,7 +133,9 @@ private:
     connection_ticket ticket_;
     asio::steady_timer timer_;
     asio::steady_timer linger_; // bounds how long a finished stream waits for the client to close
-    std::deque<std::string> queue_;
+    std::deque<std::string> queue_;    // waiting for the write in progress
+    std::deque<std::string> inflight_; // being written; buffers_ point into it
+    std::vector<asio::const_buffer> buffers_;
     std::array<char, 512> sink_{};
     bool writing_ = false;
     bool closing_ = false;

@@ -8,6 +8,19 @@
 
 namespace tether::broker {
 
+namespace {
+// Runs a prepared statement that returns no rows; reset first, so a statement
+// left mid-way by an earlier failure runs again cleanly.
+void run_stmt(SQLite::Statement& st) {
+    st.reset();
+    st.exec();
+}
+} // namespace
+
+group_commit_writer::control::control(SQLite::Database& db)
+    : begin(db, "BEGIN IMMEDIATE"), commit(db, "COMMIT"), rollback(db, "ROLLBACK"), savepoint(db, "SAVEPOINT job"),
+      release(db, "RELEASE job"), rollback_to(db, "ROLLBACK TO job") {}
+
 group_commit_writer::group_commit_writer(SQLite::Database db, std::size_t max_batch)
     : db_(std::move(db)), max_batch_(max_batch == 0 ? 1 : max_batch), thread_([this] { loop(); }) {}
 
@@ -100,34 +113,35 @@ void group_commit_writer::loop() {
 
 bool group_commit_writer::commit(std::deque<entry>& batch, std::vector<bool>& ok) {
     try {
-        db_.exec("BEGIN IMMEDIATE");
+        if (!control_) control_ = std::make_unique<control>(db_);
+        run_stmt(control_->begin);
     } catch (const std::exception& e) {
         log::error("store: cannot begin a write transaction: {}", e.what());
         return false;
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
         try {
-            db_.exec("SAVEPOINT job");
+            run_stmt(control_->savepoint);
             batch[i].apply(db_);
-            db_.exec("RELEASE job");
+            run_stmt(control_->release);
             ok[i] = true;
         } catch (const std::exception& e) {
             log::error("store: write failed: {}", e.what());
             try {
-                db_.exec("ROLLBACK TO job");
-                db_.exec("RELEASE job");
+                run_stmt(control_->rollback_to);
+                run_stmt(control_->release);
             } catch (const std::exception& inner) {
                 log::error("store: cannot roll back a failed write: {}", inner.what());
             }
         }
     }
     try {
-        db_.exec("COMMIT");
+        run_stmt(control_->commit);
         return true;
     } catch (const std::exception& e) {
         log::error("store: commit failed: {}", e.what());
         try {
-            db_.exec("ROLLBACK");
+            run_stmt(control_->rollback);
         } catch (const std::exception&) {
             // The transaction may already be gone; nothing more to undo.
         }
