@@ -52,6 +52,13 @@ class account_store {
     virtual store_status revoke_user_api_key(const std::string& username, std::int64_t id) = 0;
     // The key's user when the key is known (not revoked, user still exists).
     virtual std::optional<user_record> find_api_key_user(std::string_view key) = 0;
+
+    // The user of a key / session token when it is known in memory, without a
+    // read of the database; nullopt means "not known here" (ask find_*), not
+    // "invalid". Never blocks on disk: the io threads use it to answer hot
+    // API calls without a hand-off to the worker pool.
+    virtual std::optional<user_record> cached_api_key_user(std::string_view /*key*/) { return std::nullopt; }
+    virtual std::optional<user_record> cached_session_user(std::string_view /*token*/) { return std::nullopt; }
 };
 
 } // namespace tether::broker

@@ -4,6 +4,7 @@
 // connection guarded by a mutex, because a SQLite::Database must not be used by
 // two threads at once. Implementation detail of open_store(): code against store.
 
+#include "store/credential_cache.hpp"
 #include "store/group_commit_writer.hpp"
 #include "store/request_rows.hpp"
 #include "store/store.hpp"
@@ -53,6 +54,8 @@ class sqlite_store final : public store {
     store_status revoke_api_key(std::int64_t id) override;
     store_status revoke_user_api_key(const std::string& username, std::int64_t id) override;
     std::optional<user_record> find_api_key_user(std::string_view key) override;
+    std::optional<user_record> cached_api_key_user(std::string_view key) override;
+    std::optional<user_record> cached_session_user(std::string_view token) override;
 
     // space_store (sqlite_store_spaces.cpp)
     secret_result add_space(const space_config& config) override;
@@ -71,6 +74,8 @@ class sqlite_store final : public store {
     template <typename Fn> store_status write_sync(Fn&& fn);
 
     std::optional<user_record> read_user_by(const char* sql, const std::string& key, std::int64_t now_ms);
+    // find_api_key_user / find_session_user through credentials_.
+    std::optional<user_record> cached_user_by(char kind, const char* sql, const std::string& hash, std::int64_t now_ms);
     const std::string& dummy_password_hash();
 
     const clock_source& clock_;
@@ -83,6 +88,9 @@ class sqlite_store final : public store {
     std::unique_ptr<request_rows::request_upserter> upserter_;
     std::mutex read_mu_;
     SQLite::Database reader_;
+    // Who a key or session token belongs to, for up to 1 s; every write_sync
+    // (all account, session and key changes go through it) clears it.
+    credential_cache credentials_{std::chrono::seconds(1), 10'000};
     std::once_flag dummy_once_;
     std::string dummy_hash_;
 };
@@ -100,6 +108,9 @@ template <typename T, typename Fn> T sqlite_store::read(const char* what, T fall
 template <typename Fn> store_status sqlite_store::write_sync(Fn&& fn) {
     store_status status = store_status::ok;
     const bool ok = writer_.run([&](SQLite::Database& db) { status = fn(db); });
+    // After the commit: a lookup that read the old rows cannot put them back
+    // (credential_cache::put checks the epoch it started with).
+    credentials_.invalidate();
     return ok ? status : store_status::failed;
 }
 

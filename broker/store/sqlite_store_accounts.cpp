@@ -85,6 +85,18 @@ std::optional<user_record> sqlite_store::read_user_by(const char* sql, const std
                                             });
 }
 
+std::optional<user_record> sqlite_store::cached_user_by(char kind, const char* sql, const std::string& hash,
+                                                        std::int64_t now_ms) {
+    std::string cache_key(1, kind);
+    cache_key += hash;
+    const auto now = clock_.now();
+    if (auto hit = credentials_.find(cache_key, now)) return hit;
+    const auto epoch = credentials_.epoch();
+    auto user = read_user_by(sql, hash, now_ms);
+    if (user) credentials_.put(std::move(cache_key), *user, now, epoch);
+    return user;
+}
+
 std::optional<user_record> sqlite_store::get_user(const std::string& name) {
     if (!valid_user_name(name)) return std::nullopt;
     return read_user_by("SELECT name, password_hash, admin, created_ms FROM users WHERE name = ?", name, 0);
@@ -180,9 +192,10 @@ std::optional<user_record> sqlite_store::find_session_user(std::string_view toke
     if (token.empty() || token.size() > max_secret_length) return std::nullopt;
     // Looked up by the hash of the token: the clear token never reaches the
     // database, and an index lookup on a hash leaks nothing useful by timing.
-    return read_user_by("SELECT u.name, u.password_hash, u.admin, u.created_ms FROM sessions s "
-                        "JOIN users u ON u.name = s.username WHERE s.token_hash = ? AND s.expires_ms > ?",
-                        hash_token(token), to_unix_ms(clock_.now()));
+    return cached_user_by('s',
+                          "SELECT u.name, u.password_hash, u.admin, u.created_ms FROM sessions s "
+                          "JOIN users u ON u.name = s.username WHERE s.token_hash = ? AND s.expires_ms > ?",
+                          hash_token(token), to_unix_ms(clock_.now()));
 }
 
 store_status sqlite_store::delete_session(std::string_view token) {
@@ -268,9 +281,24 @@ std::optional<user_record> sqlite_store::find_api_key_user(std::string_view key)
     if (key.size() > max_secret_length || key.substr(0, api_key_scheme.size()) != api_key_scheme) {
         return std::nullopt;
     }
-    return read_user_by("SELECT u.name, u.password_hash, u.admin, u.created_ms FROM api_keys k "
-                        "JOIN users u ON u.name = k.username WHERE k.key_hash = ?",
-                        hash_token(key), 0);
+    return cached_user_by('k',
+                          "SELECT u.name, u.password_hash, u.admin, u.created_ms FROM api_keys k "
+                          "JOIN users u ON u.name = k.username WHERE k.key_hash = ?",
+                          hash_token(key), 0);
+}
+
+std::optional<user_record> sqlite_store::cached_api_key_user(std::string_view key) {
+    if (key.size() > max_secret_length || key.substr(0, api_key_scheme.size()) != api_key_scheme) return std::nullopt;
+    std::string cache_key(1, 'k');
+    cache_key += hash_token(key);
+    return credentials_.find(cache_key, clock_.now());
+}
+
+std::optional<user_record> sqlite_store::cached_session_user(std::string_view token) {
+    if (token.empty() || token.size() > max_secret_length) return std::nullopt;
+    std::string cache_key(1, 's');
+    cache_key += hash_token(token);
+    return credentials_.find(cache_key, clock_.now());
 }
 
 } // namespace tether::broker
