@@ -43,6 +43,10 @@ struct api_services {
     std::shared_ptr<std::atomic<bool>> draining; // set at shutdown: new submissions get 503
     rate_limiter* limiter = nullptr;             // null: no rate limits
     latency_metrics* latency = nullptr;          // null: no latency histograms
+    // Runs `f` on the API worker pool, where blocking (store reads) is fine;
+    // for non-blocking handlers that find they need to block after all.
+    // Set by api_handler.
+    std::function<void(std::function<void()>)> run_blocking{};
 };
 
 struct api_call {

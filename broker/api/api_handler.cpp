@@ -39,6 +39,7 @@ std::optional<net::string_response> check_access(access a, const caller& who) {
 
 api_handler::api_handler(api_services services, std::size_t workers)
     : services_(std::move(services)), pool_(workers) {
+    services_.run_blocking = [this](std::function<void()> f) { boost::asio::post(pool_, std::move(f)); };
     add_account_routes(router_);
     add_request_routes(router_);
     add_submit_routes(router_);
@@ -84,12 +85,26 @@ net::upload_admission api_handler::admit_upload(const net::request_header& heade
 }
 
 void api_handler::handle(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange) {
+    // The hot calls (submit a JSON request, watch its events) run right here,
+    // on the io thread that read them, when their handler never blocks and the
+    // caller is known without a database read: a hand-off to the worker pool
+    // and back cost two thread wake-ups per call (bench/README.md). Anything
+    // else (uploads, store reads, an unknown key) goes to the pool.
+    if (!req.form) {
+        auto target = sv(req.msg.target());
+        auto m = router_.find(req.msg.method(), target.substr(0, target.find('?')));
+        if (m.found && m.found->non_blocking) {
+            if (auto who = resolve_caller_cached(services_.st, req.msg.base()))
+                return run(std::move(req), std::move(exchange), std::move(who));
+        }
+    }
     boost::asio::post(pool_, [this, r = std::move(req), ex = std::move(exchange)]() mutable {
-        run(std::move(r), std::move(ex));
+        run(std::move(r), std::move(ex), std::nullopt);
     });
 }
 
-void api_handler::run(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange) {
+void api_handler::run(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange,
+                      std::optional<caller> who) {
     api_call call;
     auto target = sv(req.msg.target());
     auto q = target.find('?');
@@ -112,7 +127,7 @@ void api_handler::run(net::incoming_request req, std::shared_ptr<net::http_excha
         return serve_static(services_, call);
     }
     call.params = std::move(m.params);
-    call.who = resolve_caller(services_.st, call.req.msg.base());
+    call.who = who ? std::move(*who) : resolve_caller(services_.st, call.req.msg.base());
     if (auto refusal = check_access(m.found->who, call.who)) return call.reply(std::move(*refusal));
     if (!csrf_ok(call.req.msg.base(), call.who, tls, call.path))
         return call.reply(error_response(http::status::forbidden, "forbidden", "cross-origin request refused"));

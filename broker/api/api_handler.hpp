@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace tether::broker::api {
 
@@ -25,7 +26,8 @@ public:
     void stop(); // waits for running handlers
 
 private:
-    void run(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange);
+    // `who`: the caller when already resolved (the inline path), else nullopt.
+    void run(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange, std::optional<caller> who);
 
     api_services services_;
     router router_;

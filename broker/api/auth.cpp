@@ -57,6 +57,31 @@ std::string clear_session_cookie(bool tls) {
                        tls ? "; Secure" : "");
 }
 
+std::optional<caller> resolve_caller_cached(account_store& accounts, const net::request_header& header) {
+    namespace http = boost::beast::http;
+    caller c;
+    if (auto it = header.find(http::field::authorization); it != header.end()) {
+        auto token = bearer_token(sv(it->value()));
+        if (!token) {
+            c.bad_credentials = true;
+            return c;
+        }
+        c.user = accounts.cached_api_key_user(*token);
+        if (!c.user) return std::nullopt;
+        c.how = auth_kind::bearer;
+        return c;
+    }
+    if (auto it = header.find(http::field::cookie); it != header.end()) {
+        if (auto token = cookie_value(sv(it->value()), session_cookie_name); token && !token->empty()) {
+            c.user = accounts.cached_session_user(*token);
+            if (!c.user) return std::nullopt;
+            c.how = auth_kind::cookie;
+            c.session_token = *token;
+        }
+    }
+    return c;
+}
+
 caller resolve_caller(account_store& accounts, const net::request_header& header) {
     namespace http = boost::beast::http;
     caller c;

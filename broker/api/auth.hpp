@@ -37,5 +37,9 @@ std::string session_cookie(std::string_view token, bool tls, long max_age_s);
 std::string clear_session_cookie(bool tls);
 
 caller resolve_caller(account_store& accounts, const net::request_header& header);
+// The same answer when it needs no database read (no credentials, a malformed
+// one, or one the store has in memory); nullopt when only resolve_caller can
+// tell. Never blocks on disk.
+std::optional<caller> resolve_caller_cached(account_store& accounts, const net::request_header& header);
 
 } // namespace tether::broker::api

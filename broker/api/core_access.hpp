@@ -10,6 +10,8 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -26,6 +28,9 @@ class core_access {
 public:
     virtual ~core_access() = default;
     virtual void post(std::function<void(broker_core&)> f) = 0;
+    // A space's configuration as the core last had it, without a trip to the
+    // core (any thread, never blocks on it). nullopt: no such space.
+    virtual std::optional<space_config> find_space_config(std::string_view name) const = 0;
     // `done` runs once the record is durable, or with durable == false when
     // the core refused it or the store failed. Any thread.
     virtual void submit(request_record r, std::function<void(submit_outcome, bool durable)> done) = 0;

@@ -69,10 +69,7 @@ void chat_completions(api_services& s, api_call& call) {
     if (s.draining->load())
         return call.reply(openai_error_response(
             {http::status::service_unavailable, "The broker is shutting down.", "server_error", "", "draining"}));
-    auto config = s.core.call([&](broker_core& c) -> std::optional<space_config> {
-        if (const auto* sp = c.find_space(chat->model)) return *sp;
-        return std::nullopt;
-    });
+    auto config = s.core.find_space_config(chat->model);
     if (!config) return call.reply(openai_error_response(model_not_found(chat->model)));
     if ((config->features & feature_prompt) == 0)
         return call.reply(openai_error_response({http::status::bad_request,

@@ -49,34 +49,35 @@ std::uint64_t parse_u64(std::string_view text) {
     return v;
 }
 
+// Non-blocking: one step on the core strand (replay, then subscribe, so
+// nothing published in between is lost), which answers from there. Only a
+// request the core has let go (finished a while ago) needs the store, and
+// that read goes to the worker pool.
 void events(api_services& s, api_call& call) {
     auto id = uuid::parse(call.params[0]);
     if (!id) return call.reply(not_found());
     std::uint64_t last = parse_u64(call.header("Last-Event-ID"));
     if (last == 0)
         if (auto q = call.query_param("last_event_id")) last = parse_u64(*q);
-    auto channel = std::make_shared<net::sse_channel>();
-    enum class seen { live, forbidden, gone };
-    // One step on the core strand: replay, then subscribe, so nothing published in between is lost.
-    auto result = s.core.call([&](broker_core& c) {
-        const auto* r = c.find(*id);
-        if (!r) return seen::gone;
-        if (!may_see(call.who, *r)) return seen::forbidden;
-        for (const auto& e : c.events_since(*id, last)) channel->push_event(e.id, e.type, e.data_json);
-        if (is_terminal(r->state)) channel->finish();
-        else s.core.add_watcher(c, *id, channel);
-        return seen::live;
-    });
-    if (result == seen::forbidden) return call.reply(not_found());
-    if (result == seen::gone) {
+    s.core.post([&s, id = *id, last, who = call.who, ex = call.ex](broker_core& c) mutable {
+        auto channel = std::make_shared<net::sse_channel>();
+        if (const auto* r = c.find(id)) {
+            if (!may_see(who, *r)) return ex->respond(not_found());
+            for (const auto& e : c.events_since(id, last)) channel->push_event(e.id, e.type, e.data_json);
+            if (is_terminal(r->state)) channel->finish();
+            else s.core.add_watcher(c, id, channel);
+            return ex->respond_events(std::move(channel));
+        }
         // The core let it go: it finished a while ago. Serve its terminal event from the store.
-        auto stored = s.st.get_request(*id);
-        if (!stored || !may_see(call.who, *stored)) return call.reply(not_found());
-        if (is_terminal(stored->state))
-            channel->push_event(last + 1, to_string(stored->state), terminal_event_json(*stored));
-        channel->finish();
-    }
-    call.ex->respond_events(std::move(channel));
+        s.run_blocking([&s, id, last, who = std::move(who), ex = std::move(ex), channel = std::move(channel)] {
+            auto stored = s.st.get_request(id);
+            if (!stored || !may_see(who, *stored)) return ex->respond(not_found());
+            if (is_terminal(stored->state))
+                channel->push_event(last + 1, to_string(stored->state), terminal_event_json(*stored));
+            channel->finish();
+            ex->respond_events(channel);
+        });
+    });
 }
 
 void cancel(api_services& s, api_call& call) {
@@ -178,7 +179,7 @@ void add_request_routes(router& r) {
     r.add(http::verb::get, "/api/requests", access::user, list_requests);
     r.add(http::verb::get, "/api/requests/{id}", access::user, get_request_api);
     r.add(http::verb::delete_, "/api/requests/{id}", access::user, cancel);
-    r.add(http::verb::get, "/api/requests/{id}/events", access::user, events);
+    r.add_non_blocking(http::verb::get, "/api/requests/{id}/events", access::user, events);
     r.add(http::verb::get, "/api/requests/{id}/files/{blob}", access::user, output_file);
     r.add(http::verb::get, "/websockets/status", access::user, seed_status);
 }

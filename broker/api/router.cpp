@@ -68,6 +68,12 @@ void router::add(boost::beast::http::verb method, std::string_view pattern, acce
     routes_.push_back(std::move(r));
 }
 
+void router::add_non_blocking(boost::beast::http::verb method, std::string_view pattern, access who,
+                              handler_fn handler) {
+    add(method, pattern, who, std::move(handler));
+    routes_.back().non_blocking = true;
+}
+
 router::match router::find(boost::beast::http::verb method, std::string_view path) const {
     match m;
     auto parts = split_path(path);

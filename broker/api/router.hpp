@@ -20,11 +20,16 @@ struct route {
     std::vector<std::string> segments; // "{…}" segments capture
     access who = access::user;
     handler_fn handler;
+    // The handler never blocks (no store read, no wait on the core): it may
+    // run on the io thread that read the request (api_handler::handle).
+    bool non_blocking = false;
 };
 
 class router {
 public:
     void add(boost::beast::http::verb method, std::string_view pattern, access who, handler_fn handler);
+    // For handlers that never block; see route::non_blocking.
+    void add_non_blocking(boost::beast::http::verb method, std::string_view pattern, access who, handler_fn handler);
 
     struct match {
         const route* found = nullptr;  // null: no route for this method

@@ -76,10 +76,9 @@ std::map<std::string, std::string> parse_urlencoded(std::string_view body) {
 void submit(api_services& s, api_call& call, const std::string& space, submission sub) {
     if (s.draining->load())
         return call.reply(error_response(http::status::service_unavailable, "draining", "the broker is shutting down"));
-    auto config = s.core.call([&](broker_core& c) -> std::optional<space_config> {
-        if (const auto* sp = c.find_space(space)) return *sp;
-        return std::nullopt;
-    });
+    // The core checks again when it takes the request (a space removed in
+    // between is unknown_space there); this copy only saves a trip to it.
+    auto config = s.core.find_space_config(space);
     if (!config) return call.reply(error_response(http::status::not_found, "unknown_space", "no such space"));
 
     // Only what the space's features allow.
@@ -193,7 +192,9 @@ void submit_seed(api_services& s, api_call& call) {
 } // namespace
 
 void add_submit_routes(router& r) {
-    r.add(http::verb::post, "/api/spaces/{space}/requests", access::user, submit_api);
+    // Non-blocking for JSON bodies (multipart ones always run on the pool:
+    // moving their files is disk work).
+    r.add_non_blocking(http::verb::post, "/api/spaces/{space}/requests", access::user, submit_api);
     r.add(http::verb::post, "/websockets/submit/{space}", access::user, submit_seed);
 }
 

@@ -22,6 +22,22 @@ void core_host::post(std::function<void(broker_core&)> f) {
     });
 }
 
+std::optional<space_config> core_host::find_space_config(std::string_view name) const {
+    std::lock_guard lock(spaces_mu_);
+    auto it = spaces_.find(name);
+    if (it == spaces_.end()) return std::nullopt;
+    return it->second;
+}
+
+void core_host::space_changed(std::string_view name, const space_config* config) {
+    std::lock_guard lock(spaces_mu_);
+    if (config) {
+        spaces_.insert_or_assign(std::string(name), *config);
+    } else if (auto it = spaces_.find(name); it != spaces_.end()) {
+        spaces_.erase(it);
+    }
+}
+
 void core_host::rearm() {
     auto next = core_.next_deadline();
     if (next == armed_for_) return;

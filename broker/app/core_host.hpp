@@ -22,6 +22,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +36,7 @@ public:
 
     // api::core_access (any thread)
     void post(std::function<void(broker_core&)> f) override;
+    std::optional<space_config> find_space_config(std::string_view name) const override;
     void submit(request_record r, std::function<void(submit_outcome, bool durable)> done) override;
     void submit_observed(request_record r, api::event_observer observer,
                          std::function<void(submit_outcome, bool durable)> done) override;
@@ -50,6 +52,7 @@ public:
     void close_agent(agent_conn_id conn, std::uint16_t code, std::string_view reason) override;
     void persist(const request_record& r) override;
     void publish(const request_event& e) override;
+    void space_changed(std::string_view name, const space_config* config) override;
 
     // agent_hub (any thread)
     agent_conn_id next_conn_id() override { return ++next_conn_; }
@@ -74,6 +77,9 @@ private:
     api::latency_metrics* latency_;
     broker_core core_;
     std::atomic<agent_conn_id> next_conn_{0};
+    // Copy of every space's config for find_space_config (any thread).
+    mutable std::mutex spaces_mu_;
+    std::map<std::string, space_config, std::less<>> spaces_;
     // Core strand only:
     std::map<agent_conn_id, std::shared_ptr<net::agent_link>> links_;
     std::unordered_map<uuid, std::vector<std::shared_ptr<net::sse_channel>>, uuid_hash> watchers_;

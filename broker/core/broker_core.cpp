@@ -77,6 +77,7 @@ void broker_core::set_space(space_config config) {
         s = std::make_unique<space_state>();
     }
     s->config = std::move(config);
+    effects_.space_changed(s->config.name, &s->config);
     settle(*s, 0);
 }
 
@@ -109,7 +110,9 @@ bool broker_core::remove_space(std::string_view name) {
         }
         agent->slots.erase(slot_it);
     }
+    const std::string gone = it->first;
     spaces_.erase(it);
+    effects_.space_changed(gone, nullptr);
     return true;
 }
 

@@ -4,6 +4,7 @@
 // never touches a socket, a file or a thread itself.
 
 #include "core/request.hpp"
+#include "core/space.hpp"
 
 #include "tether/shared/ids.hpp"
 
@@ -54,6 +55,9 @@ class core_effects {
     // Deliver to the SSE watchers of e.request_id (the core keeps its own log
     // for replay, see broker_core::events_since).
     virtual void publish(const request_event& e) = 0;
+    // A space was added or changed (`config`), or removed (nullptr). Lets the
+    // server keep a copy that other threads read without a trip to the core.
+    virtual void space_changed(std::string_view /*name*/, const space_config* /*config*/) {}
 };
 
 } // namespace tether::broker

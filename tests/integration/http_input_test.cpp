@@ -83,6 +83,43 @@ TEST_CASE("an API key works as a Bearer token", "[http][auth]") {
     CHECK(r.status == 202);
 }
 
+TEST_CASE("a revoked API key is refused at once, also on the calls served from the key cache", "[http][auth]") {
+    // Submit and watch run on the io thread when the key is known in memory;
+    // revoking it must end that at once, not when the cached entry expires.
+    tether::testkit::broker_process b(build_broker_paths());
+    b.add_user("root", alice_password, true);
+    b.add_user("alice", alice_password);
+    b.add_space("echo");
+    const std::string admin_key = b.add_api_key("root");
+    const std::string key = b.add_api_key("alice");
+    b.start();
+    auto alice = b.client();
+    alice.set_bearer(key);
+    std::string id;
+    for (int i = 0; i < 3; ++i) { // the first call reads the store, the next ones hit the cache
+        auto r = alice.post_json("/api/spaces/echo/requests", R"({"prompt":"by key"})");
+        INFO(r.describe());
+        REQUIRE(r.status == 202);
+        id = r.json().str("/request_id");
+    }
+    REQUIRE(alice.get("/api/requests/" + id).status == 200);
+
+    auto root = b.client();
+    root.set_bearer(admin_key);
+    auto keys = root.get("/api/admin/apikeys?user=alice");
+    INFO(keys.describe());
+    REQUIRE(keys.status == 200);
+    const auto key_id = keys.json().integer("/api_keys/0/id");
+    REQUIRE(key_id);
+    REQUIRE(root.del("/api/admin/apikeys/" + std::to_string(*key_id)).status / 100 == 2);
+
+    auto refused = alice.post_json("/api/spaces/echo/requests", R"({"prompt":"after revoke"})");
+    INFO(refused.describe());
+    CHECK(refused.status == 401);
+    CHECK(alice.get("/api/requests/" + id + "/events").status == 401);
+    CHECK(alice.get("/api/me").status == 401);
+}
+
 TEST_CASE("unknown spaces, bad space names and other users' requests are not found", "[http]") {
     itest_broker t;
     auto alice = t.signed_in("alice");

@@ -194,3 +194,19 @@ TEST_CASE("with a reply callback the answer goes out before queued requests are 
     CHECK(t.fx.order[0] == "reply");
     CHECK(t.fx.sent_ids(1) == std::vector<uuid>{a});
 }
+
+TEST_CASE("the core reports every space added, changed and removed", "[core][spaces]") {
+    // core_host keeps a copy for the API threads from these reports.
+    core_fixture t;
+    t.add_space("s", 120, 5);
+    REQUIRE(t.fx.spaces.count("s") == 1);
+    REQUIRE(t.fx.spaces["s"].has_value());
+    CHECK(t.fx.spaces["s"]->queue_limit == 5);
+    t.add_space("s", 120, 9);
+    CHECK(t.fx.spaces["s"]->queue_limit == 9);
+    CHECK(t.fx.spaces["s"] == *t.core.find_space("s"));
+    REQUIRE(t.core.remove_space("s"));
+    REQUIRE(t.fx.spaces.count("s") == 1);
+    CHECK_FALSE(t.fx.spaces["s"].has_value());
+    CHECK_FALSE(t.core.remove_space("s"));
+}

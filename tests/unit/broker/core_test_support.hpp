@@ -11,6 +11,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -54,6 +56,11 @@ struct recording_effects final : core_effects {
     void publish(const request_event& e) override {
         events.push_back(e);
         order.emplace_back("publish:" + e.type);
+    }
+    // name -> the config the core reported last; nullopt once removed.
+    std::map<std::string, std::optional<space_config>> spaces;
+    void space_changed(std::string_view name, const space_config* config) override {
+        spaces[std::string(name)] = config ? std::optional<space_config>(*config) : std::nullopt;
     }
 
     std::vector<request_event> events_of(const uuid& id) const {
