@@ -247,7 +247,10 @@ void validate(agent_options& o, const std::string& broker, const std::string& de
                 throw config_error(fmt::format("space '{}' has no model: use --model {}=PATH.pt", s.name, s.name));
     }
     for (const auto& [space, path] : o.models) {
-        const bool served = std::any_of(o.spaces.begin(), o.spaces.end(), [&](const auto& s) { return s.name == space; });
+        // By name, not a structured binding: C++20 lets a lambda capture one,
+        // clang before 16 does not.
+        const std::string& name = space;
+        const bool served = std::any_of(o.spaces.begin(), o.spaces.end(), [&](const auto& s) { return s.name == name; });
         if (!served)
             throw config_error(fmt::format("--model {}={}: no space '{}' is served (--space {}=TOKEN)", space, path,
                                            space, space));
