@@ -410,6 +410,16 @@ for n in 1 10 100; do
   run "tp$n" 300 throughput --target "$target" --space "${!spaces_var}" --concurrency "$tp_conc" \
     --requests "$tp_requests" --warmup "$tp_warmup" --duration "$tp_time"
 done
+# The references for throughput, same client, flow and concurrency: through
+# the nginx hop to the trivial upstream, and straight to that upstream (a
+# stateless server that stores nothing: about the most this machine's two
+# cores can do with the load generator on them too).
+if [ "$have_nginx" = 1 ]; then
+  run tp1-nginx 300 throughput --target "127.0.0.1:$ngx_port" --space "$tp_spaces_1" --concurrency "$tp_conc" \
+    --requests "$tp_requests" --warmup "$tp_warmup" --duration "$tp_time"
+  run tp1-upstream 300 throughput --target "127.0.0.1:$up_port" --space "$tp_spaces_1" --concurrency "$tp_conc" \
+    --requests "$tp_requests" --warmup "$tp_warmup" --duration "$tp_time"
+fi
 run tp1-submit 300 throughput --target "$target" --space "$tp_spaces_1" --flow submit --concurrency "$tp_conc" \
   --requests "$tp_requests" --warmup "$tp_warmup" --duration "$tp_time"
 # Two sizes: flat memory means the peak does not grow with the upload.
@@ -434,6 +444,13 @@ for n in 1 10 100; do
   printf '%-44s %-34s %s\n' "throughput $n space(s), POST+SSE, conc $tp_conc" \
     "$(get "tp$n/throughput" rps) req/s (p99 $(get "tp$n/throughput" p99_ms) ms, err $(get "tp$n/throughput" errors))" ">= 20000 req/s"
 done
+if [ "$have_nginx" = 1 ]; then
+  printf '%-44s %-34s %s\n' "  reference: nginx hop, POST+SSE, conc $tp_conc" "$(get tp1-nginx/throughput rps) req/s" ""
+  printf '%-44s %-34s %s\n' "  reference: bare upstream, POST+SSE" "$(get tp1-upstream/throughput rps) req/s" ""
+  printf '%-44s %-34s %s\n' "  tether 1 space / nginx hop, / bare upstream" \
+    "$(awk -v a="$(get tp1/throughput rps)" -v b="$(get tp1-nginx/throughput rps)" -v c="$(get tp1-upstream/throughput rps)" \
+      'BEGIN { if (b > 0 && c > 0) printf "%.2fx, %.2fx", a / b, a / c; else print "-" }')" ""
+fi
 printf '%-44s %-34s %s\n' "throughput 1 space, POST only, completed/s" "$(get tp1-submit/throughput completed_rps) req/s" ">= 20000 req/s"
 printf '%-44s %-34s %s\n' "memory per idle agent connection" "$(get scale/scale kib_per_agent) KiB (n=$(get scale/scale agents))" "< 20 KiB"
 printf '%-44s %-34s %s\n' "memory per idle SSE watcher" "$(get scale/scale kib_per_watcher) KiB (n=$(get scale/scale watchers))" "< 20 KiB"
