@@ -88,6 +88,9 @@ void metrics(api_services& s, api_call& call) {
     add("# TYPE tether_store_commits_total counter\n");
     add(fmt::format("tether_store_commits_total {}\n", s.st.commit_batches()));
     add(fmt::format("# TYPE tether_store_writes_total counter\ntether_store_writes_total {}\n", s.st.committed_writes()));
+    add("# HELP tether_store_coalesced_total Snapshots replaced by a newer one of the same request before the writer took them.\n");
+    add(fmt::format("# TYPE tether_store_coalesced_total counter\ntether_store_coalesced_total {}\n",
+                    s.st.coalesced_writes()));
 
     if (s.latency != nullptr) out += s.latency->render();
 

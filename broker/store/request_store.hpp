@@ -49,6 +49,10 @@ class request_store {
     // and snapshots written. Under a burst, batches < writes (group commit).
     virtual std::uint64_t commit_batches() const = 0;
     virtual std::uint64_t committed_writes() const = 0;
+    // Snapshots never written because a newer one of the same request
+    // replaced them while they waited for the writer (their callbacks ran
+    // with the newer one's commit).
+    virtual std::uint64_t coalesced_writes() const { return 0; }
 };
 
 } // namespace tether::broker

@@ -62,13 +62,57 @@ std::filesystem::path blobs_path(const std::filesystem::path& data_dir) {
     return data_dir / "blobs";
 }
 
+// Snapshots of one request that queue up behind each other are written once:
+// a request goes queued -> dispatched -> processing -> streaming -> completed
+// within a few hundred microseconds under load, often faster than a commit.
+// While a snapshot waits for the writer, a newer one of the same request
+// replaces it and adds its callback; every callback still runs once, after
+// the commit that holds the newest snapshot, so "the last snapshot wins" and
+// "durable means committed" both hold as before.
 void sqlite_store::write(request_record snapshot, durable_callback on_durable) {
+    std::shared_ptr<pending_write> p;
+    {
+        std::lock_guard lock(pending_mu_);
+        if (auto it = pending_.find(snapshot.id); it != pending_.end()) {
+            it->second->snapshot = std::move(snapshot);
+            if (on_durable) it->second->callbacks.push_back(std::move(on_durable));
+            ++coalesced_;
+            return;
+        }
+        p = std::make_shared<pending_write>();
+        p->id = snapshot.id;
+        p->snapshot = std::move(snapshot);
+        if (on_durable) p->callbacks.push_back(std::move(on_durable));
+        pending_.emplace(p->id, p);
+    }
     writer_.submit(
-        [this, snapshot = std::move(snapshot)](SQLite::Database& db) {
+        [this, p](SQLite::Database& db) {
+            request_record latest;
+            {
+                // From here on a new snapshot of this request starts a new write.
+                std::lock_guard lock(pending_mu_);
+                release_pending(*p);
+                latest = std::move(p->snapshot);
+            }
             if (!upserter_) upserter_ = std::make_unique<request_rows::request_upserter>(db);
-            upserter_->upsert(snapshot);
+            upserter_->upsert(latest);
         },
-                   std::move(on_durable));
+        [this, p](bool ok) {
+            {
+                std::lock_guard lock(pending_mu_);
+                release_pending(*p); // a refused write (store closed) never ran its job
+            }
+            for (auto& cb : p->callbacks) cb(ok);
+        });
+}
+
+void sqlite_store::release_pending(const pending_write& p) {
+    if (auto it = pending_.find(p.id); it != pending_.end() && it->second.get() == &p) pending_.erase(it);
+}
+
+std::uint64_t sqlite_store::coalesced_writes() const {
+    std::lock_guard lock(pending_mu_);
+    return coalesced_;
 }
 
 void sqlite_store::flush() {

@@ -17,6 +17,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace tether::broker {
 
@@ -35,6 +37,8 @@ class sqlite_store final : public store {
     store_status delete_request(const uuid& id) override;
     std::uint64_t commit_batches() const override;
     std::uint64_t committed_writes() const override;
+    // Snapshots that replaced a newer-not-yet-written one of the same request.
+    std::uint64_t coalesced_writes() const override;
 
     // account_store (sqlite_store_accounts.cpp)
     store_status add_user(const std::string& name, std::string_view password, bool admin) override;
@@ -73,6 +77,13 @@ class sqlite_store final : public store {
     // Runs a synchronous write job; `failed` if the job or the commit failed.
     template <typename Fn> store_status write_sync(Fn&& fn);
 
+    struct pending_write {
+        uuid id;
+        request_record snapshot;
+        std::vector<durable_callback> callbacks;
+    };
+    void release_pending(const pending_write& p); // under pending_mu_
+
     std::optional<user_record> read_user_by(const char* sql, const std::string& key, std::int64_t now_ms);
     // find_api_key_user / find_session_user through credentials_.
     std::optional<user_record> cached_user_by(char kind, const char* sql, const std::string& hash, std::int64_t now_ms);
@@ -86,6 +97,10 @@ class sqlite_store final : public store {
     // write, after the migrations. Declared after writer_ so it goes before
     // the connection it was prepared on.
     std::unique_ptr<request_rows::request_upserter> upserter_;
+    // Snapshots queued for the writer and not yet taken by it, by request.
+    mutable std::mutex pending_mu_;
+    std::unordered_map<uuid, std::shared_ptr<pending_write>, uuid_hash> pending_;
+    std::uint64_t coalesced_ = 0;
     std::mutex read_mu_;
     SQLite::Database reader_;
     // Who a key or session token belongs to, for up to 1 s; every write_sync

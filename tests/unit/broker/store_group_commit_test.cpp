@@ -151,3 +151,49 @@ TEST_CASE("a write after the writer closed is refused through its callback", "[s
     CHECK(outcome == 0);
     CHECK_FALSE(writer.run([](SQLite::Database&) {}));
 }
+
+TEST_CASE("snapshots of one request queued behind each other are written once, the newest, and every callback runs",
+          "[store][group-commit]") {
+    temp_dir dir;
+    manual_clock clock;
+    auto s = open_test_store(dir.path(), clock);
+    auto b = queued_record("alice", 1'800'000'000'001);
+    const request_state states[] = {request_state::queued, request_state::dispatched, request_state::processing,
+                                    request_state::streaming, request_state::completed};
+    std::vector<int> called;
+    bool all_ok = true;
+    const auto writes_before = s->committed_writes();
+    // Hold the writer inside the first write's callback (it runs on the writer
+    // thread): the five snapshots of b are all queued before it can take one.
+    s->write(queued_record("alice", 1'800'000'000'000), [&](bool ok) {
+        CHECK(ok);
+        for (int i = 0; i < 5; ++i) {
+            b.state = states[i];
+            b.attempts = static_cast<std::uint32_t>(i);
+            if (b.state == request_state::completed) {
+                b.output_text = "done";
+                b.finished_at = ms(1'800'000'000'500);
+            }
+            s->write(b, [&called, &all_ok, i](bool inner_ok) {
+                all_ok = all_ok && inner_ok;
+                called.push_back(i);
+            });
+        }
+    });
+    s->flush();
+    s->flush();
+    CHECK(called == std::vector<int>{0, 1, 2, 3, 4}); // each once, in submission order
+    CHECK(all_ok);
+    CHECK(s->committed_writes() - writes_before == 2); // the first request, and b once
+    auto* sq = dynamic_cast<sqlite_store*>(s.get());
+    REQUIRE(sq != nullptr);
+    CHECK(sq->coalesced_writes() == 4);
+    const auto back = s->get_request(b.id);
+    REQUIRE(back);
+    CHECK(*back == b); // the newest snapshot, whole
+
+    // Once the writer has taken a snapshot, a newer one is a write of its own.
+    b.attempts = 9;
+    REQUIRE(write_durable(*s, b));
+    CHECK(s->get_request(b.id)->attempts == 9);
+}
