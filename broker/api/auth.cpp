@@ -57,55 +57,69 @@ std::string clear_session_cookie(bool tls) {
                        tls ? "; Secure" : "");
 }
 
-std::optional<caller> resolve_caller_cached(account_store& accounts, const net::request_header& header) {
+namespace {
+
+// What the request presents: a bearer token (or a malformed Authorization
+// header), a session cookie, or nothing.
+struct presented {
+    auth_kind how = auth_kind::none;
+    std::string token;
+    bool malformed = false;
+};
+
+presented presented_credentials(const net::request_header& header) {
     namespace http = boost::beast::http;
-    caller c;
+    presented p;
     if (auto it = header.find(http::field::authorization); it != header.end()) {
         auto token = bearer_token(sv(it->value()));
-        if (!token) {
-            c.bad_credentials = true;
-            return c;
-        }
-        c.user = accounts.cached_api_key_user(*token);
-        if (!c.user) return std::nullopt;
-        c.how = auth_kind::bearer;
-        return c;
+        p.how = auth_kind::bearer;
+        p.malformed = !token;
+        if (token) p.token = std::move(*token);
+        return p;
     }
     if (auto it = header.find(http::field::cookie); it != header.end()) {
         if (auto token = cookie_value(sv(it->value()), session_cookie_name); token && !token->empty()) {
-            c.user = accounts.cached_session_user(*token);
-            if (!c.user) return std::nullopt;
-            c.how = auth_kind::cookie;
-            c.session_token = *token;
+            p.how = auth_kind::cookie;
+            p.token = std::move(*token);
         }
+    }
+    return p;
+}
+
+// The caller for credentials `p` whose user lookup gave `user`.
+caller caller_for(presented p, std::optional<user_record> user) {
+    caller c;
+    if (p.malformed) {
+        c.bad_credentials = true; // an Authorization header we cannot read
+        return c;
+    }
+    c.user = std::move(user);
+    if (p.how == auth_kind::bearer) {
+        c.how = auth_kind::bearer;
+        c.bad_credentials = !c.user; // a key that is not valid is an error, not anonymity
+    } else if (p.how == auth_kind::cookie && c.user) {
+        c.how = auth_kind::cookie; // an unknown or expired cookie is just a visitor
+        c.session_token = std::move(p.token);
     }
     return c;
 }
 
+} // namespace
+
+std::optional<caller> resolve_caller_cached(account_store& accounts, const net::request_header& header) {
+    auto p = presented_credentials(header);
+    if (p.how == auth_kind::none || p.malformed) return caller_for(std::move(p), std::nullopt);
+    auto user = p.how == auth_kind::bearer ? accounts.cached_api_key_user(p.token)
+                                           : accounts.cached_session_user(p.token);
+    if (!user) return std::nullopt; // unknown here: only the store can tell
+    return caller_for(std::move(p), std::move(user));
+}
+
 caller resolve_caller(account_store& accounts, const net::request_header& header) {
-    namespace http = boost::beast::http;
-    caller c;
-    if (auto it = header.find(http::field::authorization); it != header.end()) {
-        auto token = bearer_token(sv(it->value()));
-        if (!token) {
-            c.bad_credentials = true;
-            return c;
-        }
-        c.user = accounts.find_api_key_user(*token);
-        c.how = auth_kind::bearer;
-        c.bad_credentials = !c.user;
-        return c;
-    }
-    if (auto it = header.find(http::field::cookie); it != header.end()) {
-        if (auto token = cookie_value(sv(it->value()), session_cookie_name); token && !token->empty()) {
-            c.user = accounts.find_session_user(*token);
-            if (c.user) {
-                c.how = auth_kind::cookie;
-                c.session_token = *token;
-            }
-        }
-    }
-    return c;
+    auto p = presented_credentials(header);
+    if (p.how == auth_kind::none || p.malformed) return caller_for(std::move(p), std::nullopt);
+    auto user = p.how == auth_kind::bearer ? accounts.find_api_key_user(p.token) : accounts.find_session_user(p.token);
+    return caller_for(std::move(p), std::move(user));
 }
 
 } // namespace tether::broker::api

@@ -60,11 +60,21 @@ TEST_CASE("a burst from several threads is all durable, each callback called onc
     std::mutex mu;
     std::condition_variable cv;
     int submitted = 0;
+    bool gate_entered = false;
     const auto batches_before = s->commit_batches();
     s->write(queued_record("gate", 1'700'000'000'000), [&](bool) {
         std::unique_lock lock(mu);
+        gate_entered = true;
+        cv.notify_all();
         cv.wait_for(lock, std::chrono::seconds(10), [&] { return submitted == total; });
     });
+    {
+        // Only once the writer is inside the gate's callback is the burst sure
+        // to queue behind it (a slow writer thread could otherwise take the
+        // gate and the burst in one batch).
+        std::unique_lock lock(mu);
+        REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return gate_entered; }));
+    }
 
     std::vector<std::thread> pool;
     std::vector<std::vector<uuid>> ids(threads);
