@@ -71,6 +71,13 @@ void events(api_services& s, api_call& call) {
         // The core let it go: it finished a while ago. Serve its terminal event from the store.
         s.run_blocking([&s, id, last, who = std::move(who), ex = std::move(ex), channel = std::move(channel)] {
             auto stored = s.st.get_request(id);
+            if (stored && !is_terminal(stored->state)) {
+                // The core forgets a request only after it finished, but its
+                // last snapshot may still be waiting for the writer: wait for
+                // it rather than end the stream without the terminal event.
+                s.st.flush();
+                stored = s.st.get_request(id);
+            }
             if (!stored || !may_see(who, *stored)) return ex->respond(not_found());
             if (is_terminal(stored->state))
                 channel->push_event(last + 1, to_string(stored->state), terminal_event_json(*stored));
