@@ -405,6 +405,11 @@ run scale 300 scale --target "$target" --broker-pid "$broker_pid" --agents "$sca
   --duration 240s
 run latency 300 latency --target "$target" "${reference[@]}" --space bench --concurrency "$lat_conc" \
   --requests "$lat_requests" --warmup "$lat_warmup" --duration "$lat_time"
+# The OpenAI endpoint: POST /v1/chat/completions (not streamed) on a
+# keep-alive connection until the answer; the reference is the same request
+# through nginx to the upstream, which answers a chat.completion at once.
+run latency-openai 300 latency --target "$target" "${reference[@]}" --space bench --flow openai \
+  --concurrency "$lat_conc" --requests "$lat_requests" --warmup "$lat_warmup" --duration "$lat_time"
 for n in 1 10 100; do
   spaces_var=tp_spaces_$n
   run "tp$n" 300 throughput --target "$target" --space "${!spaces_var}" --concurrency "$tp_conc" \
@@ -439,6 +444,14 @@ if [ "$have_nginx" = 1 ]; then
   printf '%-44s %-34s %s\n' "nginx hop p50/p90/p99/max ms" \
     "$(get latency/nginx-hop p50_ms)/$(get latency/nginx-hop p90_ms)/$(get latency/nginx-hop p99_ms)/$(get latency/nginx-hop max_ms)" ""
   printf '%-44s %-34s %s\n' "tether / nginx hop p50, p99" "$(get latency/ratio p50_x)x, $(get latency/ratio p99_x)x" "<= 1.5x"
+fi
+printf '%-44s %-34s %s\n' "OpenAI chat p50/p90/p99/max ms (conc $lat_conc)" \
+  "$(get latency-openai/tether p50_ms)/$(get latency-openai/tether p90_ms)/$(get latency-openai/tether p99_ms)/$(get latency-openai/tether max_ms)" ""
+if [ "$have_nginx" = 1 ]; then
+  printf '%-44s %-34s %s\n' "  the same POST through nginx hop p50/p99 ms" \
+    "$(get latency-openai/nginx-hop p50_ms)/$(get latency-openai/nginx-hop p99_ms)" ""
+  printf '%-44s %-34s %s\n' "  tether / nginx hop p50, p99" \
+    "$(get latency-openai/ratio p50_x)x, $(get latency-openai/ratio p99_x)x" "<= 1.5x"
 fi
 for n in 1 10 100; do
   printf '%-44s %-34s %s\n' "throughput $n space(s), POST+SSE, conc $tp_conc" \

@@ -64,7 +64,8 @@ void finish(loadgen_options& o, const text_flags& t) {
     if (!t.sample_every.empty()) o.sample_every = duration_flag("--sample-every", t.sample_every);
     if (!(o.rate >= 0) || o.rate > 1e7) throw usage_error("--rate: 0 (unpaced) to 10000000 requests/s");
     if (o.spaces.empty()) throw usage_error("--space: at least one space");
-    if (o.flow != "sse" && o.flow != "submit") throw usage_error("--flow: sse or submit, got \"" + o.flow + "\"");
+    if (o.flow != "sse" && o.flow != "submit" && o.flow != "openai")
+        throw usage_error("--flow: sse, submit or openai, got \"" + o.flow + "\"");
     if (o.concurrency == 0 || o.concurrency > 100'000) throw usage_error("--concurrency: 1 to 100000");
     if (o.api_key.empty())
         if (const char* k = std::getenv("TETHER_BENCH_KEY")) o.api_key = k;
@@ -87,7 +88,7 @@ void common_flags(CLI::App* sub, loadgen_options& o, text_flags& t) {
 void flow_flags(CLI::App* sub, loadgen_options& o) {
     sub->add_option("--concurrency", o.concurrency, "Requests in flight")->capture_default_str();
     sub->add_option("--warmup", o.warmup, "Requests first, not counted")->capture_default_str();
-    sub->add_option("--flow", o.flow, "sse: POST then events to completed; submit: POST only")->capture_default_str();
+    sub->add_option("--flow", o.flow, "sse: POST then events to completed; submit: POST only; openai: POST /v1/chat/completions (model = the space) until its answer")->capture_default_str();
     sub->add_option("--prompt", o.prompt, "Prompt text")->capture_default_str();
 }
 

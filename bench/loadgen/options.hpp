@@ -17,7 +17,9 @@ struct loadgen_options {
     std::string api_key;     // Bearer for /api/...
     std::string admin_key;   // scale: an admin's key, to create the spaces it needs
     std::vector<std::string> spaces{"bench"};
-    std::string flow = "sse"; // sse: POST then watch events to `completed`; submit: POST only
+    // sse: POST then watch events to `completed`; submit: POST only;
+    // openai: POST /v1/chat/completions (not streamed) and read the answer.
+    std::string flow = "sse";
 
     // How much.
     unsigned concurrency = 1;           // requests in flight (one worker coroutine each)

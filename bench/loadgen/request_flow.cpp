@@ -52,13 +52,30 @@ struct flow_state {
     }
 };
 
-std::string prompt_body(const std::string& prompt) {
-    std::string out = "{\"prompt\":\"";
-    for (char c : prompt) {
+std::string json_escaped(const std::string& text) {
+    std::string out;
+    for (char c : text) {
         if (c == '"' || c == '\\') out += '\\';
         if (static_cast<unsigned char>(c) >= 0x20) out += c;
     }
-    return out + "\"}";
+    return out;
+}
+
+// The OpenAI flow's body: the space is the model.
+std::string chat_body(const std::string& space, const std::string& prompt) {
+    std::string out = "{\"model\":\"";
+    out += json_escaped(space);
+    out += "\",\"messages\":[{\"role\":\"user\",\"content\":\"";
+    out += json_escaped(prompt);
+    out += "\"}]}";
+    return out;
+}
+
+std::string prompt_body(const std::string& prompt) {
+    std::string out = "{\"prompt\":\"";
+    out += json_escaped(prompt);
+    out += "\"}";
+    return out;
 }
 
 asio::awaitable<void> worker(flow_state& st, std::size_t index) {
@@ -66,8 +83,9 @@ asio::awaitable<void> worker(flow_state& st, std::size_t index) {
     beast::tcp_stream conn(ex);
     beast::flat_buffer buffer;
     const std::string& space = st.o.spaces[index % st.o.spaces.size()];
-    const std::string path = "/api/spaces/" + space + "/requests";
-    const std::string body = prompt_body(st.o.prompt);
+    const bool openai = st.o.flow == "openai";
+    const std::string path = openai ? "/v1/chat/completions" : "/api/spaces/" + space + "/requests";
+    const std::string body = openai ? chat_body(space, st.o.prompt) : prompt_body(st.o.prompt);
     const bool watch = st.o.flow == "sse";
     asio::steady_timer pause(ex);
 
@@ -90,7 +108,11 @@ asio::awaitable<void> worker(flow_state& st, std::size_t index) {
         const auto t0 = clock_type::now();
         if (seq == st.o.warmup) st.measure_from = t0;
         auto reply = co_await exchange(conn, buffer, st.target, http::verb::post, path, body, "application/json");
-        if (reply.status != 202) {
+        // openai: one exchange is the whole request (200 with the assistant's
+        // message); otherwise a 202 with the id, then (sse) its event stream.
+        const bool answered = openai ? reply.status == 200 && reply.body.find("\"choices\"") != std::string::npos
+                                     : reply.status == 202;
+        if (!answered) {
             st.fail(reply.status == 0 ? "transport: " + reply.ec.message() : "status " + std::to_string(reply.status),
                     reply.body.substr(0, 200));
             // 429 or a refused connection: do not spin.
@@ -98,17 +120,19 @@ asio::awaitable<void> worker(flow_state& st, std::size_t index) {
             co_await pause.async_wait(nothrow);
             continue;
         }
-        auto id = request_id_of(reply.body);
-        if (!id) {
-            st.fail("202 without request_id");
-            continue;
-        }
-        if (watch) {
-            std::string detail;
-            auto outcome = co_await watch_until_terminal(st.target, "/api/requests/" + *id + "/events", &detail);
-            if (outcome != stream_outcome::completed) {
-                st.fail(std::string("stream: ") + to_string(outcome), detail);
+        if (!openai) {
+            auto id = request_id_of(reply.body);
+            if (!id) {
+                st.fail("202 without request_id");
                 continue;
+            }
+            if (watch) {
+                std::string detail;
+                auto outcome = co_await watch_until_terminal(st.target, "/api/requests/" + *id + "/events", &detail);
+                if (outcome != stream_outcome::completed) {
+                    st.fail(std::string("stream: ") + to_string(outcome), detail);
+                    continue;
+                }
             }
         }
         const auto t1 = clock_type::now();

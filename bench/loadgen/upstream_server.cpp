@@ -50,7 +50,17 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint64_t& next_i
         http::response<http::string_body> res;
         res.version(11);
         res.keep_alive(req.keep_alive());
-        if (req.method() == http::verb::post) {
+        if (req.method() == http::verb::post && target == "/v1/chat/completions") {
+            // The OpenAI flow's reference: a chat.completion answered at once.
+            const std::uint64_t id = ++next_id;
+            res.result(http::status::ok);
+            res.set(http::field::content_type, "application/json");
+            res.body() = fmt::format(
+                "{{\"id\":\"chatcmpl-{:016x}\",\"object\":\"chat.completion\",\"created\":0,\"model\":\"ref\","
+                "\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":\"ok\"}},"
+                "\"finish_reason\":\"stop\"}}]}}",
+                id);
+        } else if (req.method() == http::verb::post) {
             const std::uint64_t id = ++next_id;
             res.result(http::status::accepted);
             res.set(http::field::content_type, "application/json");

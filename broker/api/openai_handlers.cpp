@@ -123,7 +123,9 @@ void add_openai_routes(router& r) {
     // Authorisation is checked by the handlers, so that its errors are OpenAI-shaped.
     r.add(http::verb::get, "/v1/models", access::anyone, list_models);
     r.add(http::verb::get, "/v1/models/{model}", access::anyone, get_model);
-    r.add(http::verb::post, "/v1/chat/completions", access::anyone, chat_completions);
+    // Never blocks (the space's config comes from the core's copy, the answer
+    // from the request's events): runs on the io thread when the key is cached.
+    r.add_non_blocking(http::verb::post, "/v1/chat/completions", access::anyone, chat_completions);
 }
 
 } // namespace tether::broker::api
