@@ -53,20 +53,9 @@ for m in code-lang tiny-lm upscale2x; do
   fi
 done
 
-work=$(mktemp -d /tmp/tether-bench-torch.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/lib/bench-common.sh
+. "$root/scripts/lib/bench-common.sh"
+bench_workdir tether-bench-torch
 
 results=$work/results.txt
 : >"$results"
@@ -141,22 +130,6 @@ for m in code-lang upscale2x; do
     --submitters 8 --batch-wait-ms 5 --warmup 20 --iterations "$dyn_iter" --duration "$dyn_time"
 done
 
-# 3. End to end: broker + torch agent (+ a mock agent for the broker's own round trip).
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
-wait_for() { # SECONDS CMD...: polls CMD every 0.1 s until it succeeds
-  local limit=$1
-  shift
-  for _ in $(seq $((limit * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
 data=$work/data
 mkdir -p "$data"
 admin() { "$broker_bin" "$@" --data "$data" 2>>"$work/admin.log"; }

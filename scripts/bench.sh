@@ -62,39 +62,9 @@ if [ "$have_nginx" = 0 ] && { [ "$mode" = quick ] || [ "$mode" = full ]; }; then
   echo "!! nginx not available: the nginx-hop comparison is skipped" >&2
 fi
 
-work=$(mktemp -d /tmp/tether-bench.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A 127.0.0.1 port nothing listens on (bounded tries).
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
-
-# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
-wait_for() {
-  local limit=$1
-  shift
-  for _ in $(seq $((limit * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  return 1
-}
+# shellcheck source=scripts/lib/bench-common.sh
+. "$root/scripts/lib/bench-common.sh"
+bench_workdir tether-bench
 
 results=$work/results.txt
 : >"$results"
