@@ -90,20 +90,19 @@ void api_handler::handle(net::incoming_request req, std::shared_ptr<net::http_ex
     // caller is known without a database read: a hand-off to the worker pool
     // and back cost two thread wake-ups per call (bench/README.md). Anything
     // else (uploads, store reads, an unknown key) goes to the pool.
-    if (!req.form) {
-        auto target = sv(req.msg.target());
-        auto m = router_.find(req.msg.method(), target.substr(0, target.find('?')));
-        if (m.found && m.found->non_blocking) {
-            if (auto who = resolve_caller_cached(services_.st, req.msg.base()))
-                return run(std::move(req), std::move(exchange), std::move(who));
-        }
+    // The route is found once, here; run() gets it.
+    auto target = sv(req.msg.target());
+    auto m = router_.find(req.msg.method(), target.substr(0, target.find('?')));
+    if (!req.form && m.found && m.found->non_blocking) {
+        if (auto who = resolve_caller_cached(services_.st, req.msg.base()))
+            return run(std::move(req), std::move(exchange), std::move(m), std::move(who));
     }
-    boost::asio::post(pool_, [this, r = std::move(req), ex = std::move(exchange)]() mutable {
-        run(std::move(r), std::move(ex), std::nullopt);
+    boost::asio::post(pool_, [this, r = std::move(req), ex = std::move(exchange), m = std::move(m)]() mutable {
+        run(std::move(r), std::move(ex), std::move(m), std::nullopt);
     });
 }
 
-void api_handler::run(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange,
+void api_handler::run(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange, router::match m,
                       std::optional<caller> who) {
     api_call call;
     auto target = sv(req.msg.target());
@@ -114,7 +113,6 @@ void api_handler::run(net::incoming_request req, std::shared_ptr<net::http_excha
     bool tls = req.tls;
     call.req = std::move(req);
 
-    auto m = router_.find(call.req.msg.method(), call.path);
     if (m.bad_path) return call.reply(error_response(http::status::bad_request, "bad_request", "malformed path"));
     bool is_api = call.path.starts_with("/api/") || call.path.starts_with("/websockets/") || call.path.starts_with("/v1/") ||
                   call.path == "/api";

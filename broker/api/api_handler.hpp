@@ -26,8 +26,10 @@ public:
     void stop(); // waits for running handlers
 
 private:
-    // `who`: the caller when already resolved (the inline path), else nullopt.
-    void run(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange, std::optional<caller> who);
+    // `m`: the request's route (found by handle()); `who`: the caller when
+    // already resolved (the inline path), else nullopt.
+    void run(net::incoming_request req, std::shared_ptr<net::http_exchange> exchange, router::match m,
+             std::optional<caller> who);
 
     api_services services_;
     router router_;

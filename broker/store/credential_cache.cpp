@@ -11,8 +11,7 @@ std::uint64_t credential_cache::epoch() const {
 
 std::optional<user_record> credential_cache::find(std::string_view key, time_point now) const {
     std::lock_guard lock(mu_);
-    // unordered_map<std::string> has no heterogeneous find in C++20's libstdc++ 12.
-    auto it = entries_.find(std::string(key));
+    auto it = entries_.find(key);
     if (it == entries_.end() || now >= it->second.expires) return std::nullopt;
     return it->second.user;
 }

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,7 +48,11 @@ class credential_cache {
     const std::size_t capacity_;
     mutable std::mutex mu_;
     std::uint64_t epoch_ = 0;
-    std::unordered_map<std::string, entry> entries_;
+    struct key_hash {
+        using is_transparent = void; // find() by string_view, without a copy
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, entry, key_hash, std::equal_to<>> entries_;
 };
 
 } // namespace tether::broker

@@ -39,6 +39,21 @@ bool user_exists(SQLite::Database& db, const std::string& name) {
     return q.executeStep();
 }
 
+// Shapes a key or session token must have before it is worth hashing.
+bool plausible_api_key(std::string_view key) {
+    return key.size() <= max_secret_length && key.starts_with(api_key_scheme);
+}
+bool plausible_session_token(std::string_view token) {
+    return !token.empty() && token.size() <= max_secret_length;
+}
+
+// The credential cache's key: the kind ('k' API key, 's' session) and the token's hash.
+std::string credential_key(char kind, std::string_view token_hash) {
+    std::string key(1, kind);
+    key += token_hash;
+    return key;
+}
+
 bool valid_password(std::string_view password) {
     return !password.empty() && password.size() <= max_password_length;
 }
@@ -87,8 +102,7 @@ std::optional<user_record> sqlite_store::read_user_by(const char* sql, const std
 
 std::optional<user_record> sqlite_store::cached_user_by(char kind, const char* sql, const std::string& hash,
                                                         std::int64_t now_ms) {
-    std::string cache_key(1, kind);
-    cache_key += hash;
+    auto cache_key = credential_key(kind, hash);
     const auto now = clock_.now();
     if (auto hit = credentials_.find(cache_key, now)) return hit;
     const auto epoch = credentials_.epoch();
@@ -189,7 +203,7 @@ secret_result sqlite_store::create_session(const std::string& username) {
 }
 
 std::optional<user_record> sqlite_store::find_session_user(std::string_view token) {
-    if (token.empty() || token.size() > max_secret_length) return std::nullopt;
+    if (!plausible_session_token(token)) return std::nullopt;
     // Looked up by the hash of the token: the clear token never reaches the
     // database, and an index lookup on a hash leaks nothing useful by timing.
     return cached_user_by('s',
@@ -199,7 +213,7 @@ std::optional<user_record> sqlite_store::find_session_user(std::string_view toke
 }
 
 store_status sqlite_store::delete_session(std::string_view token) {
-    if (token.empty() || token.size() > max_secret_length) return store_status::not_found;
+    if (!plausible_session_token(token)) return store_status::not_found;
     const std::string hash = hash_token(token);
     return write_sync([&](SQLite::Database& db) {
         SQLite::Statement del(db, "DELETE FROM sessions WHERE token_hash = ?");
@@ -278,9 +292,7 @@ store_status sqlite_store::revoke_user_api_key(const std::string& username, std:
 }
 
 std::optional<user_record> sqlite_store::find_api_key_user(std::string_view key) {
-    if (key.size() > max_secret_length || key.substr(0, api_key_scheme.size()) != api_key_scheme) {
-        return std::nullopt;
-    }
+    if (!plausible_api_key(key)) return std::nullopt;
     return cached_user_by('k',
                           "SELECT u.name, u.password_hash, u.admin, u.created_ms FROM api_keys k "
                           "JOIN users u ON u.name = k.username WHERE k.key_hash = ?",
@@ -288,17 +300,13 @@ std::optional<user_record> sqlite_store::find_api_key_user(std::string_view key)
 }
 
 std::optional<user_record> sqlite_store::cached_api_key_user(std::string_view key) {
-    if (key.size() > max_secret_length || key.substr(0, api_key_scheme.size()) != api_key_scheme) return std::nullopt;
-    std::string cache_key(1, 'k');
-    cache_key += hash_token(key);
-    return credentials_.find(cache_key, clock_.now());
+    if (!plausible_api_key(key)) return std::nullopt;
+    return credentials_.find(credential_key('k', hash_token(key)), clock_.now());
 }
 
 std::optional<user_record> sqlite_store::cached_session_user(std::string_view token) {
-    if (token.empty() || token.size() > max_secret_length) return std::nullopt;
-    std::string cache_key(1, 's');
-    cache_key += hash_token(token);
-    return credentials_.find(cache_key, clock_.now());
+    if (!plausible_session_token(token)) return std::nullopt;
+    return credentials_.find(credential_key('s', hash_token(token)), clock_.now());
 }
 
 } // namespace tether::broker
