@@ -10,9 +10,10 @@ namespace tether::broker {
 
 namespace {
 // Runs a prepared statement that returns no rows; reset first, so a statement
-// left mid-way by an earlier failure runs again cleanly.
+// left mid-way by an earlier failure runs again cleanly (tryReset: reset()
+// would throw that earlier failure again and fail this use too).
 void run_stmt(SQLite::Statement& st) {
-    st.reset();
+    (void)st.tryReset();
     st.exec();
 }
 } // namespace

@@ -167,9 +167,11 @@ ON CONFLICT(request_id) DO UPDATE SET
 )sql";
 
 // A statement reused across calls: start from a clean state even if the
-// previous use threw half-way.
+// previous use threw half-way. tryReset, not reset: SQLiteCpp's reset()
+// throws the error of the previous step again, so one failed write (a full
+// disk, say) would fail the next use of the statement too.
 SQLite::Statement& fresh(SQLite::Statement& st) {
-    st.reset();
+    (void)st.tryReset();
     st.clearBindings();
     return st;
 }
