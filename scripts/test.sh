@@ -23,6 +23,13 @@ cmake --build "$build" -j "$jobs"
 
 echo "== unit, integration and end-to-end tests"
 (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 300)
+# A test name CTest cannot pass through to Catch (a ';' splits it, a leading
+# '-' reads as a flag) runs nothing and still "passes": refuse that.
+if grep -q "No test cases matched" "$build/Testing/Temporary/LastTest.log"; then
+  echo "test.sh: some CTest entries matched no Catch test (rename them: no ';', no leading '-'):" >&2
+  grep "No test cases matched" "$build/Testing/Temporary/LastTest.log" | sort -u >&2
+  exit 1
+fi
 
 if [ -z "${SKIP_FUZZ:-}" ] && [ -x scripts/fuzz.sh ]; then
   echo "== fuzzers: protocol, multipart, HTTP, media (${FUZZ_SECONDS:-30} s each)"

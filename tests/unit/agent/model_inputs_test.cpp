@@ -92,7 +92,7 @@ TEST_CASE("text for a classifier is truncated or zero-padded to the declared len
     CHECK_FALSE(prepare_text_tokens(with_prompt(""), s).ok());
 }
 
-TEST_CASE("audio is resampled to the model's rate; a classifier's is padded to its length", "[inputs]") {
+TEST_CASE("audio is resampled to the model's rate and a classifier's is padded to its length", "[inputs]") {
     auto cls = spec_of(R"({"task":"classification","input":{"kind":"audio","sample_rate":8000,"samples":1000},
                            "output":{"labels":["a"]}})");
     auto clip = prepare_audio(with_file(encode_wav_pcm16(std::vector<float>(1600, 0.5F), 16000), "x.wav"), cls);

@@ -97,7 +97,7 @@ TEST_CASE("the same seed repeats the same tokens and another seed does not", "[s
     CHECK(run(1234) != run(1235));
 }
 
-TEST_CASE("NaN and infinite logits are never drawn; all non-finite falls back to 0", "[sampler]") {
+TEST_CASE("NaN and infinite logits are never drawn and all non-finite falls back to 0", "[sampler]") {
     const float nan = std::numeric_limits<float>::quiet_NaN();
     const float inf = std::numeric_limits<float>::infinity();
     const std::vector<float> logits{nan, inf, 1.0f, -inf, 2.0f, nan};

@@ -90,7 +90,7 @@ TEST_CASE("an SSE event carries its id and splits newlines in data over data: li
     CHECK(sse_channel::format_event(1, "x", "a\nb\r\nc") == "id: 1\nevent: x\ndata: a\ndata: b\ndata: c\n\n");
 }
 
-TEST_CASE("SSE events queued before a writer attaches are kept in order; none after finish", "[net][sse]") {
+TEST_CASE("SSE events queued before a writer attaches are kept in order and none come after finish", "[net][sse]") {
     struct recorder : tether::broker::net::sse_writer {
         std::string got;
         bool closed = false;

@@ -115,7 +115,7 @@ TEST_CASE("space token rotates: the new token is printed once and the old one st
     CHECK_THAT(err3.str(), Catch::Contains("not found"));
 }
 
-TEST_CASE("user add with a given password lets that user sign in; a duplicate exits 1", "[store][admin]") {
+TEST_CASE("user add with a given password lets that user sign in and a duplicate exits 1", "[store][admin]") {
     temp_dir dir;
     std::ostringstream out, err;
     REQUIRE(admin::user_add({"alice", true, std::string("pw-from-env")}, dir.path(), out, err) == admin::exit_ok);
@@ -134,7 +134,7 @@ TEST_CASE("user add with a given password lets that user sign in; a duplicate ex
     CHECK(alice->admin);
 }
 
-TEST_CASE("apikey add prints a key once that identifies the user; list and revoke work", "[store][admin]") {
+TEST_CASE("apikey add prints a key once that identifies the user, and list and revoke work", "[store][admin]") {
     temp_dir dir;
     std::ostringstream o, e;
     REQUIRE(admin::user_add({"alice", false, std::string("pw")}, dir.path(), o, e) == admin::exit_ok);
