@@ -64,6 +64,11 @@ struct request_record {
     std::optional<double> inference_ms;
     protocol::error_info error; // set for failed / timeout / cancelled
 
+    // The SSE id of the last event the record was persisted with (its
+    // terminal event once finished; 0 for rows written before schema v4), so
+    // a finished request replays that event under the same id after a restart.
+    std::uint64_t last_event_id = 0;
+
     friend bool operator==(const request_record&, const request_record&) = default;
 };
 

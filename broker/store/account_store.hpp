@@ -24,19 +24,26 @@ class account_store {
     // password or a bad name is `invalid`.
     virtual store_status add_user(const std::string& name, std::string_view password, bool admin) = 0;
     virtual std::optional<user_record> get_user(const std::string& name) = 0;
-    virtual std::vector<user_record> list_users() = 0; // by name
+    virtual std::vector<user_record> list_users() = 0; // by name; empty on a read error (logged)
+    // The same, telling a read error (`failed`, `out` untouched) from no users.
+    virtual store_status read_users(std::vector<user_record>& out) = 0;
     // Also deletes the user's sessions and API keys (their requests stay).
     virtual store_status delete_user(const std::string& name) = 0;
     virtual store_status set_password(const std::string& name, std::string_view password) = 0;
     virtual store_status set_admin(const std::string& name, bool admin) = 0;
+    // A disabled user cannot sign in, its sessions are deleted and its API
+    // keys are refused until it is enabled again (the keys then work again).
+    virtual store_status set_disabled(const std::string& name, bool disabled) = 0;
     // The user when name and password match; nullopt otherwise (same cost for
-    // an unknown name, so timing does not reveal which names exist).
+    // an unknown name, so timing does not reveal which names exist). A
+    // disabled user is returned too: the caller says why it cannot sign in.
     virtual std::optional<user_record> verify_login(const std::string& name, std::string_view password) = 0;
 
     // Sessions: a random token (returned once) whose hash maps to a user until
-    // it expires (store_options::session_ttl after creation).
+    // it expires (store_options::session_ttl after creation). `invalid` for a
+    // disabled user.
     virtual secret_result create_session(const std::string& username) = 0;
-    // The session's user when the token is known and not expired.
+    // The session's user when the token is known, not expired and the user enabled.
     virtual std::optional<user_record> find_session_user(std::string_view token) = 0;
     virtual store_status delete_session(std::string_view token) = 0;
     // Housekeeping; returns how many were removed.
@@ -50,7 +57,7 @@ class account_store {
     // Revokes only if the key belongs to `username` (not_found otherwise), for
     // "manage my own keys" without a separate ownership check.
     virtual store_status revoke_user_api_key(const std::string& username, std::int64_t id) = 0;
-    // The key's user when the key is known (not revoked, user still exists).
+    // The key's user when the key is known (not revoked, user exists and is enabled).
     virtual std::optional<user_record> find_api_key_user(std::string_view key) = 0;
 
     // The user of a key / session token when it is known in memory, without a

@@ -26,7 +26,7 @@ constexpr std::array<std::pair<request_state, std::string_view>, 8> state_names{
 // Column order shared by every SELECT below; read_row depends on it.
 constexpr const char* select_columns =
     "SELECT r.id, r.space, r.username, r.prompt, r.params_json, r.messages_json, r.state, r.attempts, "
-    "r.created_ms, r.deadline_ms, r.dispatched_ms, r.started_ms, r.finished_ms, "
+    "r.created_ms, r.deadline_ms, r.dispatched_ms, r.started_ms, r.finished_ms, r.last_event_id, "
     "s.output_text, s.result_json, s.inference_ms, s.error_code, s.error_message "
     "FROM requests r LEFT JOIN results s ON s.request_id = r.id ";
 
@@ -72,11 +72,12 @@ std::optional<request_record> read_row(SQLite::Statement& q) {
     r.dispatched_at = optional_time(q.getColumn(10));
     r.started_at = optional_time(q.getColumn(11));
     r.finished_at = optional_time(q.getColumn(12));
-    r.output_text = q.getColumn(13).getString(); // NULL (no results row) reads as ""
-    r.result_json = q.getColumn(14).getString();
-    if (!q.getColumn(15).isNull()) r.inference_ms = q.getColumn(15).getDouble();
-    r.error.code = q.getColumn(16).getString();
-    r.error.message = q.getColumn(17).getString();
+    r.last_event_id = static_cast<std::uint64_t>(q.getColumn(13).getInt64());
+    r.output_text = q.getColumn(14).getString(); // NULL (no results row) reads as ""
+    r.result_json = q.getColumn(15).getString();
+    if (!q.getColumn(16).isNull()) r.inference_ms = q.getColumn(16).getDouble();
+    r.error.code = q.getColumn(17).getString();
+    r.error.message = q.getColumn(18).getString();
     return r;
 }
 
@@ -146,13 +147,14 @@ std::optional<request_state> parse_state_column(std::string_view text) {
 namespace {
 constexpr const char* upsert_request_sql = R"sql(
 INSERT INTO requests(id, space, username, prompt, params_json, messages_json, state, attempts,
-                     created_ms, deadline_ms, dispatched_ms, started_ms, finished_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     created_ms, deadline_ms, dispatched_ms, started_ms, finished_ms, last_event_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE SET
     space = excluded.space, username = excluded.username, prompt = excluded.prompt,
     params_json = excluded.params_json, messages_json = excluded.messages_json, state = excluded.state,
     attempts = excluded.attempts, created_ms = excluded.created_ms, deadline_ms = excluded.deadline_ms,
-    dispatched_ms = excluded.dispatched_ms, started_ms = excluded.started_ms, finished_ms = excluded.finished_ms
+    dispatched_ms = excluded.dispatched_ms, started_ms = excluded.started_ms, finished_ms = excluded.finished_ms,
+    last_event_id = excluded.last_event_id
 )sql";
 constexpr const char* clear_files_sql = "DELETE FROM request_files WHERE request_id = ?";
 constexpr const char* insert_file_sql = "INSERT OR REPLACE INTO request_files(request_id, direction, blob, field, "
@@ -222,6 +224,7 @@ void request_upserter::upsert(const request_record& record) {
     bind_optional_time(req, 11, record.dispatched_at);
     bind_optional_time(req, 12, record.started_at);
     bind_optional_time(req, 13, record.finished_at);
+    req.bind(14, static_cast<std::int64_t>(record.last_event_id));
     req.exec();
 
     // Deleting rows that are not there writes nothing: the common request

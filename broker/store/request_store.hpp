@@ -27,7 +27,15 @@ class request_store {
     // files, its outcome). Returns at once; writes of the same id are applied in
     // submission order, so the last snapshot wins. `on_durable` may be empty.
     // After the store is closed the callback gets false at once.
+    // A snapshot that cannot be written (disk full, I/O error) is not lost:
+    // its callback gets false, and the store writes the newest snapshot of
+    // that request again, every store_options::retry_after, until it lands.
     virtual void write(request_record snapshot, durable_callback on_durable) = 0;
+    // The same for the first snapshot of a new request, except that a failure
+    // is final: nothing of it is retried (nor later snapshots of it queued
+    // behind it), since the caller then withdraws the request ("nothing
+    // half-accepted"): see broker_core::withdraw.
+    virtual void write_first(request_record snapshot, durable_callback on_durable) = 0;
 
     // Blocks until everything queued before the call is committed or failed
     // (for SIGTERM and tests). Must not be called from a durable_callback.

@@ -96,7 +96,45 @@ CREATE INDEX sessions_by_expiry ON sessions(expires_ms);
 CREATE INDEX api_keys_by_user ON api_keys(username);
 )sql";
 
-constexpr std::array<const char*, 3> migrations{v1, v2, v3};
+// v4: operations. Users can be disabled; a request remembers the id of its
+// last SSE event (ids stay meaningful across restarts); finished requests are
+// found by age for retention, and a removed one leaves a tombstone (410 Gone);
+// `meta` holds the broker's start counter and a version that every change to
+// accounts or spaces bumps (triggers, so a change made by the admin CLI in
+// another process is seen by a running broker too).
+constexpr const char* v4 = R"sql(
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN last_event_id INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX requests_finished ON requests(finished_ms)
+    WHERE state IN ('completed', 'failed', 'timeout', 'cancelled');
+CREATE TABLE removed_requests(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    username TEXT NOT NULL,
+    finished_ms INTEGER,
+    removed_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX removed_by_time ON removed_requests(removed_ms);
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta(key, value) VALUES ('boot', 0), ('config_version', 0);
+CREATE TRIGGER users_changed AFTER UPDATE ON users
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER users_removed AFTER DELETE ON users
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER sessions_removed AFTER DELETE ON sessions
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER api_keys_removed AFTER DELETE ON api_keys
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER spaces_added AFTER INSERT ON spaces
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER spaces_changed AFTER UPDATE ON spaces
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER spaces_removed AFTER DELETE ON spaces
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+)sql";
+
+constexpr std::array<const char*, 4> migrations{v1, v2, v3, v4};
 
 bool has_version_table(SQLite::Database& db) {
     SQLite::Statement q(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");

@@ -24,7 +24,10 @@ class space_store {
     virtual store_status update_space(const space_config& config) = 0;
     virtual store_status delete_space(const std::string& name) = 0;
     virtual std::optional<space_config> get_space(const std::string& name) = 0;
-    virtual std::vector<space_config> list_spaces() = 0; // by name
+    virtual std::vector<space_config> list_spaces() = 0; // by name; empty on a read error (logged)
+    // The same, telling a read error (`failed`, `out` untouched) from no
+    // spaces: for callers that act on what is missing.
+    virtual store_status read_spaces(std::vector<space_config>& out) = 0;
     // New agent token for the space, returned once; the old one stops working.
     virtual secret_result rotate_space_token(const std::string& name) = 0;
     virtual store_status set_space_token_hash(const std::string& name, const std::string& token_hash) = 0;

@@ -35,10 +35,22 @@ SQLite::Database open_connection(const std::filesystem::path& db_path, bool crea
 sqlite_store::sqlite_store(const std::filesystem::path& db_path, const clock_source& clock,
                            const store_options& options)
     : clock_(clock), options_(options), writer_(open_migrated(db_path), options.max_batch),
-      reader_(open_connection(db_path, false)) {}
+      reader_(open_connection(db_path, false)), maintenance_(open_connection(db_path, false)),
+      retry_thread_([this] { retry_loop(); }) {}
 
 sqlite_store::~sqlite_store() {
+    {
+        std::lock_guard lock(pending_mu_);
+        closing_ = true;
+        retry_cv_.notify_all();
+    }
+    retry_thread_.join();
     writer_.close();
+    std::lock_guard lock(pending_mu_);
+    if (!retry_.empty())
+        log::error("store: closing with {} request snapshot(s) never written (the disk kept refusing them); "
+                   "those requests are recovered from their last written state at the next start",
+                   retry_.size());
 }
 
 std::unique_ptr<store> open_store(const std::filesystem::path& data_dir, const clock_source& clock,
@@ -70,11 +82,21 @@ std::filesystem::path blobs_path(const std::filesystem::path& data_dir) {
 // the commit that holds the newest snapshot, so "the last snapshot wins" and
 // "durable means committed" both hold as before.
 void sqlite_store::write(request_record snapshot, durable_callback on_durable) {
+    queue_write(std::move(snapshot), std::move(on_durable), false);
+}
+
+void sqlite_store::write_first(request_record snapshot, durable_callback on_durable) {
+    queue_write(std::move(snapshot), std::move(on_durable), true);
+}
+
+void sqlite_store::queue_write(request_record snapshot, durable_callback on_durable, bool first) {
     std::shared_ptr<pending_write> p;
     {
         std::lock_guard lock(pending_mu_);
+        retry_.erase(snapshot.id); // this snapshot is newer than any waiting to be retried
         if (auto it = pending_.find(snapshot.id); it != pending_.end()) {
             it->second->snapshot = std::move(snapshot);
+            it->second->first = it->second->first || first;
             if (on_durable) it->second->callbacks.push_back(std::move(on_durable));
             ++coalesced_;
             return;
@@ -82,28 +104,91 @@ void sqlite_store::write(request_record snapshot, durable_callback on_durable) {
         p = std::make_shared<pending_write>();
         p->id = snapshot.id;
         p->snapshot = std::move(snapshot);
+        p->first = first;
         if (on_durable) p->callbacks.push_back(std::move(on_durable));
         pending_.emplace(p->id, p);
     }
     writer_.submit(
         [this, p](SQLite::Database& db) {
-            request_record latest;
             {
-                // From here on a new snapshot of this request starts a new write.
+                // From here on a new snapshot of this request starts a new
+                // write. The snapshot stays in `p` until the outcome is known:
+                // a failed write is retried from it.
                 std::lock_guard lock(pending_mu_);
                 release_pending(*p);
-                latest = std::move(p->snapshot);
+                // Queued before its request was withdrawn: must not land.
+                p->dropped = !p->first && withdrawn_.contains(p->id);
             }
+            if (p->dropped) return;
             if (!upserter_) upserter_ = std::make_unique<request_rows::request_upserter>(db);
-            upserter_->upsert(latest);
+            upserter_->upsert(p->snapshot);
         },
-        [this, p](bool ok) {
-            {
-                std::lock_guard lock(pending_mu_);
-                release_pending(*p); // a refused write (store closed) never ran its job
-            }
-            for (auto& cb : p->callbacks) cb(ok);
-        });
+        [this, p](bool ok) { written(*p, ok); });
+}
+
+void sqlite_store::written(const pending_write& p, bool ok) {
+    if (p.dropped) {
+        for (const auto& cb : p.callbacks) cb(false);
+        return;
+    }
+    {
+        std::lock_guard lock(pending_mu_);
+        release_pending(p); // a refused write (store closed) never ran its job
+        if (!ok && p.first) remember_withdrawn(p.id);
+        const bool was_healthy = healthy_.exchange(ok);
+        if (ok && !was_healthy) log::info("store: writes succeed again");
+        // Retried unless it was the request's first snapshot (the caller
+        // withdraws that request) or a newer snapshot is already queued.
+        if (!ok && !p.first && !closing_ && !pending_.contains(p.id)) {
+            retry_.insert_or_assign(p.id, p.snapshot);
+            retry_cv_.notify_all();
+        }
+    }
+    for (const auto& cb : p.callbacks) cb(ok);
+}
+
+void sqlite_store::retry_loop() {
+    std::unique_lock lock(pending_mu_);
+    for (;;) {
+        retry_cv_.wait(lock, [&] { return closing_ || !retry_.empty(); });
+        if (closing_) return;
+        // Wait a little so that a full disk is not hammered, then try all.
+        if (retry_cv_.wait_for(lock, options_.retry_after, [&] { return closing_; })) return;
+        auto batch = std::move(retry_);
+        retry_.clear();
+        lock.unlock();
+        log::warn("store: writing {} request snapshot(s) again after a failed write", batch.size());
+        for (auto& [id, snapshot] : batch) write(std::move(snapshot), nullptr);
+        lock.lock();
+    }
+}
+
+// A request whose first snapshot failed is withdrawn by the core; snapshots
+// of it already queued (it may have been dispatched meanwhile) are dropped.
+// Kept for a minute, far longer than anything waits in the writer's queue.
+void sqlite_store::remember_withdrawn(const uuid& id) {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(withdrawn_, [&](const auto& kv) { return now - kv.second > std::chrono::minutes(1); });
+    withdrawn_.insert_or_assign(id, now);
+}
+
+std::size_t sqlite_store::writes_waiting_retry() const {
+    std::lock_guard lock(pending_mu_);
+    return retry_.size();
+}
+
+void sqlite_store::set_change_listener(std::function<void()> listener) {
+    std::lock_guard lock(listener_mu_);
+    listener_ = std::move(listener);
+}
+
+void sqlite_store::changed() {
+    std::function<void()> l;
+    {
+        std::lock_guard lock(listener_mu_);
+        l = listener_;
+    }
+    if (l) l();
 }
 
 void sqlite_store::release_pending(const pending_write& p) {

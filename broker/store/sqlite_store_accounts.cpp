@@ -21,6 +21,7 @@ user_record user_from(SQLite::Statement& q) {
     u.password_hash = q.getColumn(1).getString();
     u.admin = q.getColumn(2).getInt() != 0;
     u.created = from_unix_ms(q.getColumn(3).getInt64());
+    u.disabled = q.getColumn(4).getInt() != 0;
     return u;
 }
 
@@ -113,17 +114,26 @@ std::optional<user_record> sqlite_store::cached_user_by(char kind, const char* s
 
 std::optional<user_record> sqlite_store::get_user(const std::string& name) {
     if (!valid_user_name(name)) return std::nullopt;
-    return read_user_by("SELECT name, password_hash, admin, created_ms FROM users WHERE name = ?", name, 0);
+    return read_user_by("SELECT name, password_hash, admin, created_ms, disabled FROM users WHERE name = ?", name, 0);
 }
 
 std::vector<user_record> sqlite_store::list_users() {
-    return read<std::vector<user_record>>("list_users", {}, [](SQLite::Database& db) {
-        SQLite::Statement q(db, "SELECT name, password_hash, admin, created_ms FROM users ORDER BY name");
-        std::vector<user_record> out;
+    std::vector<user_record> out;
+    (void)read_users(out);
+    return out;
+}
+
+store_status sqlite_store::read_users(std::vector<user_record>& out) {
+    auto users = read<std::optional<std::vector<user_record>>>("list_users", std::nullopt, [](SQLite::Database& db) {
+        SQLite::Statement q(db, "SELECT name, password_hash, admin, created_ms, disabled FROM users ORDER BY name");
+        std::vector<user_record> all;
         while (q.executeStep())
-            out.push_back(user_from(q));
-        return out;
+            all.push_back(user_from(q));
+        return std::optional(std::move(all));
     });
+    if (!users) return store_status::failed;
+    out = std::move(*users);
+    return store_status::ok;
 }
 
 store_status sqlite_store::delete_user(const std::string& name) {
@@ -163,6 +173,24 @@ store_status sqlite_store::set_admin(const std::string& name, bool admin) {
     });
 }
 
+store_status sqlite_store::set_disabled(const std::string& name, bool disabled) {
+    if (!valid_user_name(name)) return store_status::not_found;
+    return write_sync([&](SQLite::Database& db) {
+        SQLite::Statement up(db, "UPDATE users SET disabled = ? WHERE name = ?");
+        up.bind(1, disabled ? 1 : 0);
+        up.bind(2, name);
+        if (up.exec() == 0) return store_status::not_found;
+        if (disabled) {
+            // Signed out everywhere; its API keys stay but are refused while
+            // it is disabled (the lookups above join on disabled = 0).
+            SQLite::Statement del(db, "DELETE FROM sessions WHERE username = ?");
+            del.bind(1, name);
+            del.exec();
+        }
+        return store_status::ok;
+    });
+}
+
 const std::string& sqlite_store::dummy_password_hash() {
     std::call_once(dummy_once_, [this] { dummy_hash_ = hash_password(random_hex(16), options_.password_iterations); });
     return dummy_hash_;
@@ -178,7 +206,7 @@ std::optional<user_record> sqlite_store::verify_login(const std::string& name, s
         return std::nullopt;
     }
     if (!verify_password(password, user->password_hash)) return std::nullopt;
-    return user;
+    return user; // the caller refuses a disabled user (after the password check, so it cannot probe names)
 }
 
 secret_result sqlite_store::create_session(const std::string& username) {
@@ -189,6 +217,9 @@ secret_result sqlite_store::create_session(const std::string& username) {
     const auto expires = now + options_.session_ttl;
     const auto status = write_sync([&](SQLite::Database& db) {
         if (!user_exists(db, username)) return store_status::not_found;
+        SQLite::Statement off(db, "SELECT 1 FROM users WHERE name = ? AND disabled != 0"); // no session for them
+        off.bind(1, username);
+        if (off.executeStep()) return store_status::invalid;
         SQLite::Statement ins(db,
                               "INSERT INTO sessions(token_hash, username, created_ms, expires_ms) VALUES (?, ?, ?, ?)");
         ins.bind(1, hash);
@@ -207,8 +238,9 @@ std::optional<user_record> sqlite_store::find_session_user(std::string_view toke
     // Looked up by the hash of the token: the clear token never reaches the
     // database, and an index lookup on a hash leaks nothing useful by timing.
     return cached_user_by('s',
-                          "SELECT u.name, u.password_hash, u.admin, u.created_ms FROM sessions s "
-                          "JOIN users u ON u.name = s.username WHERE s.token_hash = ? AND s.expires_ms > ?",
+                          "SELECT u.name, u.password_hash, u.admin, u.created_ms, u.disabled FROM sessions s "
+                          "JOIN users u ON u.name = s.username "
+                          "WHERE s.token_hash = ? AND s.expires_ms > ? AND u.disabled = 0",
                           hash_token(token), to_unix_ms(clock_.now()));
 }
 
@@ -294,8 +326,8 @@ store_status sqlite_store::revoke_user_api_key(const std::string& username, std:
 std::optional<user_record> sqlite_store::find_api_key_user(std::string_view key) {
     if (!plausible_api_key(key)) return std::nullopt;
     return cached_user_by('k',
-                          "SELECT u.name, u.password_hash, u.admin, u.created_ms FROM api_keys k "
-                          "JOIN users u ON u.name = k.username WHERE k.key_hash = ?",
+                          "SELECT u.name, u.password_hash, u.admin, u.created_ms, u.disabled FROM api_keys k "
+                          "JOIN users u ON u.name = k.username WHERE k.key_hash = ? AND u.disabled = 0",
                           hash_token(key), 0);
 }
 

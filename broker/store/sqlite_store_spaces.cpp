@@ -92,13 +92,22 @@ std::optional<space_config> sqlite_store::get_space(const std::string& name) {
 }
 
 std::vector<space_config> sqlite_store::list_spaces() {
-    return read<std::vector<space_config>>("list_spaces", {}, [](SQLite::Database& db) {
+    std::vector<space_config> out;
+    (void)read_spaces(out);
+    return out;
+}
+
+store_status sqlite_store::read_spaces(std::vector<space_config>& out) {
+    auto spaces = read<std::optional<std::vector<space_config>>>("list_spaces", std::nullopt, [](SQLite::Database& db) {
         SQLite::Statement q(db, std::string(select_space) + "ORDER BY name");
-        std::vector<space_config> out;
+        std::vector<space_config> all;
         while (q.executeStep())
-            out.push_back(space_from(q));
-        return out;
+            all.push_back(space_from(q));
+        return std::optional(std::move(all));
     });
+    if (!spaces) return store_status::failed;
+    out = std::move(*spaces);
+    return store_status::ok;
 }
 
 secret_result sqlite_store::rotate_space_token(const std::string& name) {

@@ -1,9 +1,11 @@
 #pragma once
 // The broker's durable store: one object that is a request_store, an
-// account_store and a space_store, opened from the data directory. Today it is
-// SQLite (data/tether.db, WAL); callers depend only on these interfaces.
+// account_store, a space_store and an operations_store, opened from the data
+// directory. Today it is SQLite (data/tether.db, WAL); callers depend only on
+// these interfaces.
 
 #include "store/account_store.hpp"
+#include "store/operations_store.hpp"
 #include "store/request_store.hpp"
 #include "store/space_store.hpp"
 #include "tether/shared/clock.hpp"
@@ -23,9 +25,11 @@ struct store_options {
     std::uint32_t password_iterations = default_password_iterations;
     // Most snapshots one writer transaction takes; bounds commit latency.
     std::size_t max_batch = 512;
+    // How long a snapshot that could not be written waits before the next try.
+    std::chrono::milliseconds retry_after{1000};
 };
 
-class store : public request_store, public account_store, public space_store {
+class store : public request_store, public account_store, public space_store, public operations_store {
   public:
     ~store() override = default;
 };

@@ -38,6 +38,7 @@ struct user_record {
     std::string password_hash; // tether::hash_password format; never the password
     bool admin = false;
     time_point created{};
+    bool disabled = false; // cannot sign in; its sessions are gone and its API keys refused
     friend bool operator==(const user_record&, const user_record&) = default;
 };
 

@@ -80,6 +80,28 @@ void write_v2(SQLite::Database& db) {
     db.exec("UPDATE schema_version SET version = 2");
 }
 
+constexpr const char* v3_additions = R"sql(
+ALTER TABLE requests ADD COLUMN messages_json TEXT;
+CREATE INDEX requests_by_user ON requests(username, created_ms DESC, id DESC);
+CREATE INDEX requests_by_created ON requests(created_ms DESC, id DESC);
+CREATE INDEX requests_live ON requests(created_ms)
+    WHERE state NOT IN ('completed', 'failed', 'timeout', 'cancelled');
+CREATE INDEX sessions_by_expiry ON sessions(expires_ms);
+CREATE INDEX api_keys_by_user ON api_keys(username);
+)sql";
+
+const std::string finished_request_id = "7a2d2f4e-6c8b-4d2e-8f30-1b2c3d4e5f60";
+
+void write_v3(SQLite::Database& db) {
+    write_v2(db);
+    db.exec(v3_additions);
+    db.exec("INSERT INTO requests VALUES ('" + finished_request_id +
+            "', 'MySpace', 'alice', 'done', '{}', 'completed', 1, 1700000000000, 1700000120000, 1700000000100, "
+            "1700000000200, 1700000000900, '[{\"role\":\"user\",\"content\":\"hi\"}]')");
+    db.exec("INSERT INTO results(request_id, output_text) VALUES ('" + finished_request_id + "', 'the answer')");
+    db.exec("UPDATE schema_version SET version = 3");
+}
+
 void check_accounts_survived(store& s) {
     const auto alice = s.verify_login("alice", "secret");
     REQUIRE(alice);
@@ -119,7 +141,7 @@ TEST_CASE("a new database is created at the current schema version", "[store][mi
     manual_clock clock;
     { auto s = open_test_store(dir.path(), clock); }
     CHECK(version_on_disk(dir.path()) == schema::current_version());
-    CHECK(schema::current_version() == 3);
+    CHECK(schema::current_version() == 4);
     CHECK(std::filesystem::is_regular_file(dir.path() / "tether.db"));
     CHECK(std::filesystem::is_directory(blobs_path(dir.path())));
     SQLite::Database db(database_path(dir.path()));
@@ -198,4 +220,36 @@ TEST_CASE("a database from a newer broker is refused at open with a clear error"
         db.exec("UPDATE schema_version SET version = 99");
     }
     CHECK_THROWS_WITH(open_test_store(dir.path(), clock), Catch::Contains("newer"));
+}
+
+TEST_CASE("a version 3 database gains disabled users, event ids, tombstones and the change counter",
+          "[store][migration]") {
+    temp_dir dir;
+    {
+        SQLite::Database db(database_path(dir.path()), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        write_v3(db);
+    }
+    manual_clock clock{ms(1'800'000'000'000)};
+    auto s = open_test_store(dir.path(), clock);
+    CHECK(version_on_disk(dir.path()) == schema::current_version());
+    check_accounts_survived(*s);
+    CHECK_FALSE(s->get_user("alice")->disabled);
+
+    const auto old = s->get_request(*uuid::parse(finished_request_id));
+    REQUIRE(old);
+    CHECK(old->last_event_id == 0); // before v4: unknown
+    CHECK(old->output_text == "the answer");
+    CHECK(old->messages_json == std::optional<std::string>(R"([{"role":"user","content":"hi"}])"));
+    CHECK(has_index(dir.path(), "requests_finished"));
+
+    // Retention finds the old finished request, and only it.
+    const auto finished = s->finished_requests(std::nullopt, 10);
+    REQUIRE(finished.size() == 1);
+    CHECK(finished[0].id.to_string() == finished_request_id);
+
+    // The counters start from the migration and the triggers are in place.
+    CHECK(s->next_boot() == 1);
+    const auto v = s->config_version();
+    REQUIRE(s->set_disabled("alice", true) == store_status::ok);
+    CHECK(s->config_version() > v);
 }

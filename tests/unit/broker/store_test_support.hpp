@@ -71,6 +71,7 @@ inline request_record full_record(std::string space = "MySpace", std::string use
     r.outputs.push_back(stored_file{1, "", "out.wav", "audio/wav", 4410, "/data/blobs/x/out-1", "cd34"});
     r.inference_ms = 812.5;
     r.error = protocol::error_info{"", ""};
+    r.last_event_id = (std::uint64_t{7} << 32) + 12;
     return r;
 }
 

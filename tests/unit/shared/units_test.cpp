@@ -31,6 +31,9 @@ TEST_CASE("durations accept seconds by default and ms, s, m, h", "[units]") {
     CHECK(parse_duration("2s") == 2000ms);
     CHECK(parse_duration("3m") == 180000ms);
     CHECK(parse_duration("1h") == 3600000ms);
+    CHECK(parse_duration("30d") == 2592000000ms);
+    CHECK(parse_duration("1w") == 604800000ms);
+    CHECK(parse_duration("0.5d") == 43200000ms);
     CHECK(parse_duration("0") == 0ms);
 }
 

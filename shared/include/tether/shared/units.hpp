@@ -12,7 +12,7 @@ namespace tether {
 
 // "1048576", "64KiB", "1MiB", "256MiB", "2GiB" (also KB/MB/GB as powers of 1000).
 std::optional<std::uint64_t> parse_size(std::string_view text);
-// "15" (seconds), "1.5", "500ms", "2s", "3m".
+// "15" (seconds), "1.5", "500ms", "2s", "3m", "2h", "30d", "1w".
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 struct host_port {
