@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <unordered_set>
 
 namespace tether::broker {
 namespace {
@@ -69,16 +70,51 @@ const broker_core::space_state* broker_core::find_space_state(std::string_view n
     return it == spaces_.end() ? nullptr : it->second.get();
 }
 
+broker_core::entry& broker_core::add_entry(request_record r) {
+    const uuid id = r.id;
+    auto owned = std::make_unique<entry>(std::move(r), limits_.max_events_per_request);
+    owned->next_event_id = (limits_.event_epoch << 32U) + 1;
+    entry& e = *owned;
+    requests_.emplace(id, std::move(owned));
+    deadlines_.emplace(e.rec.deadline, id);
+    return e;
+}
+
 // ------------------------------------------------------------------ spaces
 
 void broker_core::set_space(space_config config) {
     auto& s = spaces_[config.name];
+    const bool new_token = s && s->config.token_hash != config.token_hash;
     if (!s) {
         s = std::make_unique<space_state>();
     }
     s->config = std::move(config);
     effects_.space_changed(s->config.name, &s->config);
+    if (new_token) {
+        revoke_registrations(s->config.name, "token_rotated",
+                             "the agent token of space " + s->config.name + " was rotated");
+    }
     settle(*s, 0);
+}
+
+void broker_core::sync_spaces(const std::vector<space_config>& configs) {
+    std::set<std::string, std::less<>> wanted;
+    for (const auto& c : configs) {
+        wanted.insert(c.name);
+        const space_state* s = find_space_state(c.name);
+        if (!s || !(s->config == c)) {
+            set_space(c);
+        }
+    }
+    std::vector<std::string> gone;
+    for (const auto& [name, s] : spaces_) {
+        if (!wanted.contains(name)) {
+            gone.push_back(name);
+        }
+    }
+    for (const auto& name : gone) {
+        remove_space(name);
+    }
 }
 
 bool broker_core::remove_space(std::string_view name) {
@@ -95,7 +131,8 @@ bool broker_core::remove_space(std::string_view name) {
             finish(*e, request_state::failed, removed);
         }
     }
-    // Held requests: the current holder and any draining connection.
+    // Held requests: the current holder and any draining connection. They
+    // fail (and are cancelled there) rather than requeue: the space is gone.
     for (auto& [conn, agent] : agents_) {
         auto slot_it = agent->slots.find(name);
         if (slot_it == agent->slots.end()) {
@@ -108,8 +145,8 @@ bool broker_core::remove_space(std::string_view name) {
                 effects_.send_cancel(conn, id, "space_removed");
             }
         }
-        agent->slots.erase(slot_it);
     }
+    revoke_registrations(name, "space_removed", "space " + std::string(name) + " was removed");
     const std::string gone = it->first;
     spaces_.erase(it);
     effects_.space_changed(gone, nullptr);
@@ -143,10 +180,7 @@ submit_outcome broker_core::submit(request_record r) {
     r.state = request_state::queued;
     r.attempts = 0;
     const uuid id = r.id;
-    auto owned = std::make_unique<entry>(std::move(r), limits_.max_events_per_request);
-    entry& e = *owned;
-    requests_.emplace(id, std::move(owned));
-    deadlines_.emplace(e.rec.deadline, id);
+    entry& e = add_entry(std::move(r));
     s->queue.push_back(id);
     ++counters_.submitted;
     effects_.persist(e.rec);
@@ -164,26 +198,96 @@ cancel_outcome broker_core::cancel(const uuid& id, std::string_view reason) {
     if (is_terminal(e->rec.state)) {
         return cancel_outcome::already_finished;
     }
-    space_state* s = find_space_state(e->rec.space);
     const std::string message = reason == "user" ? "cancelled by the user" : "cancelled (" + std::string(reason) + ")";
-    const protocol::error_info error{"cancelled", message};
-    if (e->rec.state == request_state::queued) {
-        const std::size_t index = s ? remove_from_queue(*s, id) : 0;
-        finish(*e, request_state::cancelled, error);
-        if (s) {
-            settle(*s, index);
-        }
-        return cancel_outcome::ok;
+    const std::string space = e->rec.space;
+    cancel_entry(*e, reason, {"cancelled", message});
+    if (space_state* s = find_space_state(space)) {
+        settle(*s, 0);
     }
-    const std::optional<agent_conn_id> conn = e->holder;
-    finish(*e, request_state::cancelled, error);
+    return cancel_outcome::ok;
+}
+
+// Ends a non-terminal request as cancelled wherever it is; the caller settles its space.
+void broker_core::cancel_entry(entry& e, std::string_view reason, protocol::error_info error) {
+    const uuid id = e.rec.id;
+    if (e.rec.state == request_state::queued) {
+        if (space_state* s = find_space_state(e.rec.space)) {
+            remove_from_queue(*s, id);
+        }
+        finish(e, request_state::cancelled, std::move(error));
+        return;
+    }
+    const std::optional<agent_conn_id> conn = e.holder;
+    finish(e, request_state::cancelled, std::move(error));
     if (conn) {
         effects_.send_cancel(*conn, id, reason);
+    }
+}
+
+std::size_t broker_core::cancel_requests_of(std::string_view username, std::string_view why) {
+    std::vector<uuid> ids;
+    for (const auto& [id, e] : requests_) {
+        if (e->rec.username == username && !is_terminal(e->rec.state)) {
+            ids.push_back(id);
+        }
+    }
+    std::set<std::string> touched;
+    for (const uuid& id : ids) {
+        entry* e = find_entry(id);
+        touched.insert(e->rec.space);
+        cancel_entry(*e, "user_revoked", {"cancelled", "cancelled: " + std::string(why)});
+    }
+    for (const std::string& name : touched) {
+        if (space_state* s = find_space_state(name)) {
+            settle(*s, 0);
+        }
+    }
+    return ids.size();
+}
+
+std::set<std::string> broker_core::users_with_live_requests() const {
+    std::set<std::string> out;
+    for (const auto& [id, e] : requests_) {
+        if (!is_terminal(e->rec.state)) {
+            out.insert(e->rec.username);
+        }
+    }
+    return out;
+}
+
+bool broker_core::withdraw(const uuid& id) {
+    entry* e = find_entry(id);
+    if (!e || is_terminal(e->rec.state)) {
+        return false;
+    }
+    space_state* s = find_space_state(e->rec.space);
+    const std::optional<agent_conn_id> conn = e->holder;
+    release_holder(*e);
+    if (s && e->rec.state == request_state::queued) {
+        remove_from_queue(*s, id);
+    }
+    deadlines_.erase({e->rec.deadline, id});
+    requests_.erase(id);
+    if (conn) {
+        effects_.send_cancel(*conn, id, "store_failed");
     }
     if (s) {
         settle(*s, 0);
     }
-    return cancel_outcome::ok;
+    return true;
+}
+
+void broker_core::forget(const std::vector<uuid>& ids) {
+    std::unordered_set<uuid, uuid_hash> gone;
+    for (const uuid& id : ids) {
+        if (const entry* e = find_entry(id); e && is_terminal(e->rec.state)) {
+            requests_.erase(id);
+            gone.insert(id);
+        }
+    }
+    if (!gone.empty()) {
+        std::erase_if(finished_, [&](const uuid& id) { return gone.contains(id); });
+    }
 }
 
 void broker_core::tick() {
@@ -248,11 +352,7 @@ void broker_core::recover(std::vector<request_record> non_terminal) {
         if (is_terminal(r.state) || r.id.is_nil() || requests_.contains(r.id)) {
             continue;
         }
-        const uuid id = r.id;
-        auto owned = std::make_unique<entry>(std::move(r), limits_.max_events_per_request);
-        entry& e = *owned;
-        requests_.emplace(id, std::move(owned));
-        deadlines_.emplace(e.rec.deadline, id);
+        entry& e = add_entry(std::move(r));
         e.rec.dispatched_at.reset();
         if (!find_space_state(e.rec.space)) {
             finish(e, request_state::failed, {"space_removed", "the space no longer exists"});
@@ -264,6 +364,12 @@ void broker_core::recover(std::vector<request_record> non_terminal) {
             continue;
         }
         if (e.rec.state == request_state::queued) {
+            // It was dispatched before (and requeued by the last broker):
+            // a watcher from then may hold its partial output, so the new
+            // log starts by saying that it starts over.
+            if (e.rec.attempts > 0) {
+                emit(e, "requeued", "{\"attempts\":" + std::to_string(e.rec.attempts) + "}");
+            }
             back[e.rec.space].push_back(&e);
             continue;
         }
@@ -393,6 +499,7 @@ void broker_core::finish(entry& e, request_state state, protocol::error_info err
         e.rec.error = std::move(error);
         data = error_json(e.rec.error);
     }
+    e.rec.last_event_id = e.next_event_id; // the terminal event's id, emitted below
     effects_.persist(e.rec);
     if (state == request_state::completed) {
         // The completed event carries the whole result; the streamed pieces

@@ -39,10 +39,17 @@ class broker_core {
 
     // ------------------------------------------------------------ spaces
     // Adds or updates a space. A new timeout applies to requests submitted later.
+    // A new token hash revokes the registration made with the old token: see
+    // revoke_registrations.
     void set_space(space_config config);
     // Removes a space: its queued requests fail with space_removed, those held
-    // by an agent are cancelled there and fail the same way. False if unknown.
+    // by an agent are cancelled there and fail the same way, and the
+    // connections serving it lose it (revoke_registrations). False if unknown.
     bool remove_space(std::string_view name);
+    // Makes every space's configuration match `configs` (the store's list):
+    // adds, updates (set_space) and removes (remove_space). For changes made
+    // by another process, e.g. the admin CLI against a running broker.
+    void sync_spaces(const std::vector<space_config>& configs);
     const space_config* find_space(std::string_view name) const;
     std::size_t queue_length(std::string_view name) const;
     std::optional<space_view> view_space(std::string_view name) const;
@@ -57,6 +64,19 @@ class broker_core {
     cancel_outcome cancel(const uuid& id, std::string_view reason = "user");
     // Times out every non-terminal request whose deadline has passed.
     void tick();
+    // Takes back a request whose first snapshot the store could not write:
+    // the client was told 503, so it must leave no trace. It leaves the queue
+    // (or its agent gets cancel "store_failed"), publishes nothing more, and
+    // is forgotten. False if unknown or already terminal.
+    bool withdraw(const uuid& id);
+    // Cancels every non-terminal request of `username` (its account was
+    // removed or disabled); `why` goes into the error message. How many.
+    std::size_t cancel_requests_of(std::string_view username, std::string_view why);
+    // The users who have non-terminal requests, for the revocation check.
+    std::set<std::string> users_with_live_requests() const;
+    // Drops finished requests from memory (retention removed them from the
+    // store). Non-terminal ones are kept.
+    void forget(const std::vector<uuid>& ids);
     // The earliest deadline among non-terminal requests, to arm one timer.
     std::optional<time_point> next_deadline() const;
     // On broker start, with the non-terminal requests from the store (spaces
@@ -101,8 +121,12 @@ class broker_core {
     // have been merged when the log filled up; a merged event carries the id
     // of its last part, so a watcher whose Last-Event-ID falls inside a merged
     // run gets that run's text again. Once completed, the deltas are dropped:
-    // the completed event carries the whole result. Event ids restart at 1
-    // for requests reloaded by recover().
+    // the completed event carries the whole result. A request reloaded by
+    // recover() starts a new log under this start's epoch: a Last-Event-ID of
+    // an earlier start is below every id of it, so the watcher gets the
+    // current state (its position, requeued) and what follows, never an
+    // event twice; the terminal event keeps its id across starts
+    // (request_record::last_event_id).
     std::vector<request_event> events_since(const uuid& id, std::uint64_t last_event_id) const;
     std::vector<agent_view> list_agents() const; // by conn id
     // Which connection holds a request, if any (sessions use it to accept blobs).
@@ -132,6 +156,14 @@ class broker_core {
     void finish(entry& e, request_state state, protocol::error_info error);
     void release_holder(entry& e);
     void drop_connection(agent_conn_id conn);
+    // Takes space `name` away from every connection serving it (held
+    // requests requeued as for a lost agent, and cancelled there); a
+    // connection left with no space is closed with close_revoked, one that
+    // still serves others gets a notice `code`.
+    void revoke_registrations(std::string_view name, std::string_view code, const std::string& message);
+    void requeue_or_end(entry& e, space_state* s, time_point now, std::vector<entry*>& back_to_queue);
+    entry& add_entry(request_record r);
+    void cancel_entry(entry& e, std::string_view reason, protocol::error_info error);
     void retain_finished(const uuid& id);
     void handle_progress(entry& e, const protocol::inference_result_frame& f);
     void handle_completed(entry& e, const protocol::inference_result_frame& f, std::vector<stored_file> outputs);

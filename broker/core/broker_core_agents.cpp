@@ -136,26 +136,83 @@ void broker_core::drop_connection(agent_conn_id conn) {
                 continue;
             }
             e->holder.reset(); // the agent entry is gone already
-            if (e->rec.attempts >= limits_.max_attempts) {
-                finish(*e, request_state::failed,
-                       {"agent_lost", "the agent was lost " + std::to_string(e->rec.attempts) + " times"});
-            } else if (e->rec.deadline <= now || !s) {
-                e->rec.state = request_state::queued;
-                expire(*e);
-            } else {
-                e->rec.state = request_state::queued;
-                e->rec.started_at.reset();
-                e->rec.output_text.clear();
-                ++counters_.requeued;
-                effects_.persist(e->rec);
-                emit(*e, "requeued", "{\"attempts\":" + std::to_string(e->rec.attempts) + "}");
-                back_to_queue.push_back(e);
-            }
+            requeue_or_end(*e, s, now, back_to_queue);
         }
         if (s) {
             enqueue_front(*s, back_to_queue);
             settle(*s, 0);
         }
+    }
+}
+
+// A request its agent no longer holds: back to the queue (collected in
+// `back_to_queue`, the caller puts them at the front), or failed after its
+// last attempt, or timed out when past its deadline or its space is gone.
+void broker_core::requeue_or_end(entry& e, space_state* s, time_point now, std::vector<entry*>& back_to_queue) {
+    if (e.rec.attempts >= limits_.max_attempts) {
+        finish(e, request_state::failed,
+               {"agent_lost", "the agent was lost " + std::to_string(e.rec.attempts) + " times"});
+    } else if (e.rec.deadline <= now || !s) {
+        e.rec.state = request_state::queued;
+        expire(e);
+    } else {
+        e.rec.state = request_state::queued;
+        e.rec.started_at.reset();
+        e.rec.output_text.clear();
+        ++counters_.requeued;
+        effects_.persist(e.rec);
+        emit(e, "requeued", "{\"attempts\":" + std::to_string(e.rec.attempts) + "}");
+        back_to_queue.push_back(&e);
+    }
+}
+
+void broker_core::revoke_registrations(std::string_view name, std::string_view code, const std::string& message) {
+    std::vector<agent_conn_id> conns;
+    for (const auto& [conn, agent] : agents_) {
+        if (agent->slots.contains(name)) {
+            conns.push_back(conn);
+        }
+    }
+    if (conns.empty()) {
+        return;
+    }
+    space_state* s = find_space_state(name);
+    const time_point now = clock_.now();
+    for (const agent_conn_id conn : conns) {
+        agent_state& a = *agents_.at(conn);
+        auto sl = a.slots.find(name);
+        const std::vector<uuid> held = std::move(sl->second.held);
+        a.slots.erase(sl);
+        if (s && s->holder == conn) {
+            s->holder.reset();
+        }
+        std::vector<entry*> back_to_queue;
+        std::vector<uuid> taken_back;
+        for (const uuid& id : held) {
+            entry* e = find_entry(id);
+            if (!e || is_terminal(e->rec.state)) {
+                continue;
+            }
+            e->holder.reset();
+            taken_back.push_back(id);
+            requeue_or_end(*e, s, now, back_to_queue);
+        }
+        if (s) {
+            enqueue_front(*s, back_to_queue);
+        }
+        if (a.slots.empty()) {
+            agents_.erase(conn); // the server's later agent_lost(conn) is a no-op
+            effects_.close_agent(conn, protocol::close_revoked, message);
+        } else {
+            // It still serves other spaces: stop its work on this one.
+            for (const uuid& id : taken_back) {
+                effects_.send_cancel(conn, id, code);
+            }
+            effects_.send_notice(conn, code, message + "; this connection no longer serves it");
+        }
+    }
+    if (s) {
+        settle(*s, 0);
     }
 }
 

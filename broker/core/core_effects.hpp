@@ -17,8 +17,9 @@ namespace tether::broker {
 // Identifies one agent WebSocket connection; chosen by the server, never reused.
 using agent_conn_id = std::uint64_t;
 
-// One Server-Sent Event of one request. `id` counts 1, 2, 3… per request and
-// is the SSE `id:` (Last-Event-ID on reconnect). `type` is one of queued,
+// One Server-Sent Event of one request. `id` is the SSE `id:` (Last-Event-ID
+// on reconnect): (broker start << 32) + 1, 2, 3… per request, so ids grow
+// across restarts too. `type` is one of queued,
 // processing, delta, requeued, completed, failed, timeout, cancelled;
 // `data_json` is a compact JSON object:
 //   queued     {"position":N}          (1 = next to be dispatched)
@@ -50,6 +51,9 @@ class core_effects {
     // Close the agent's WebSocket with that code. The server later reports the
     // close with agent_lost(conn), which is then a no-op.
     virtual void close_agent(agent_conn_id conn, std::uint16_t code, std::string_view reason) = 0;
+    // Send an `error` frame with that code and message (a notice about the
+    // connection, e.g. that one of its spaces was withdrawn).
+    virtual void send_notice(agent_conn_id conn, std::string_view code, std::string_view message) = 0;
     // The request's state changed; write the whole record to the store.
     virtual void persist(const request_record& r) = 0;
     // Deliver to the SSE watchers of e.request_id (the core keeps its own log

@@ -30,6 +30,10 @@ struct core_limits {
     std::uint32_t max_capacity = 64;
     // Sent to agents in `registered`.
     std::uint32_t heartbeat_s = protocol::default_heartbeat_s;
+    // SSE event ids of this broker start are (event_epoch << 32) + 1, 2, 3…
+    // per request; the server passes the store's start counter so that ids
+    // never repeat across restarts (see broker_core::events_since).
+    std::uint64_t event_epoch = 0;
     // When true, position updates (queued events after the queue moves) are
     // published only for requests the server marked with watch(); others
     // get a fresh one when watch() is called. False: every request gets them.

@@ -7,9 +7,11 @@
 
 namespace tether::broker {
 
-std::string delta_json(std::uint64_t seq, std::string_view text) {
+std::string delta_json(std::uint64_t seq, std::string_view text, std::uint64_t first_seq) {
     protocol::json_writer w;
-    w.begin_object().key("seq").value(seq).key("text").value(text).end_object();
+    w.begin_object().key("seq").value(seq);
+    if (first_seq != 0 && first_seq != seq) w.key("first_seq").value(first_seq);
+    w.key("text").value(text).end_object();
     return w.take();
 }
 
@@ -21,17 +23,18 @@ void event_log::append(const request_event& e) {
         items_.back().event = e;
         return;
     }
-    items_.push_back(item{e, false, 0, {}});
+    items_.push_back(item{e, false, 0, {}, 0});
     shrink();
 }
 
 void event_log::append_delta(const uuid& request_id, std::uint64_t id, std::uint64_t seq, std::string_view text) {
-    items_.push_back(item{request_event{request_id, id, "delta", {}}, true, seq, std::string(text)});
+    items_.push_back(item{request_event{request_id, id, "delta", {}}, true, seq, std::string(text), seq});
     shrink();
 }
 
 // Merges the oldest run of consecutive deltas into its first element, which
-// keeps the id and seq of the run's last part. Appending into the first part
+// keeps the id and seq of the run's last part (and the seq of its first part,
+// so that a watcher who had part of the run can tell what it replaces). Appending into the first part
 // keeps the total copying linear in the text streamed.
 void event_log::shrink() {
     while (items_.size() > max_events_) {
@@ -69,7 +72,7 @@ std::vector<request_event> event_log::since(std::uint64_t last_id) const {
         }
         out.push_back(it.event);
         if (it.is_delta) {
-            out.back().data_json = delta_json(it.seq, it.text);
+            out.back().data_json = delta_json(it.seq, it.text, it.first_seq);
         }
     }
     return out;

@@ -35,6 +35,7 @@ class event_log {
         bool is_delta = false;
         std::uint64_t seq = 0;
         std::string text;
+        std::uint64_t first_seq = 0; // of a merged run's first part (== seq when not merged)
     };
     void shrink();
 
@@ -42,7 +43,8 @@ class event_log {
     std::deque<item> items_;
 };
 
-// {"seq":N,"text":"…"}
-std::string delta_json(std::uint64_t seq, std::string_view text);
+// {"seq":N,"text":"…"}; a merged run of deltas also says where it began:
+// {"seq":N,"first_seq":F,"text":"…"} covers seq F to N.
+std::string delta_json(std::uint64_t seq, std::string_view text, std::uint64_t first_seq = 0);
 
 } // namespace tether::broker

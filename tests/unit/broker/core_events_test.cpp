@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace tether;
 using namespace tether::broker;
 using namespace tether::broker::test;
@@ -88,6 +90,13 @@ TEST_CASE("a long stream merges old deltas in the log but replay still gives the
     }
     CHECK(replayed == expected);
     CHECK(log.back().id == t.fx.events_of(a).back().id); // the merged piece ends at the latest id
+    // A merged piece says which deltas it covers, so a watcher that had some
+    // of them can replace them instead of showing them twice.
+    const auto merged = std::find_if(log.begin(), log.end(), [](const request_event& e) {
+        return e.type == "delta" && e.data_json.find("\"first_seq\":1,") != std::string::npos;
+    });
+    REQUIRE(merged != log.end());
+    CHECK(merged->data_json.starts_with("{\"seq\":"));
 }
 
 TEST_CASE("with watched-only positions only watched requests hear that they moved", "[core][events]") {

@@ -129,7 +129,8 @@ TEST_CASE("removing a space cancels its requests held by an agent", "[core][queu
     CHECK(t.state(a) == request_state::failed);
     REQUIRE(t.fx.cancels.size() == 1);
     CHECK(t.fx.cancels[0].id == a);
-    CHECK(t.core.list_agents().at(0).in_flight == 0);
+    // It served only that space: its connection goes too (core_revocation_test).
+    CHECK(t.core.list_agents().empty());
 }
 
 TEST_CASE("the space list shows the agent, the queue length and the timeout", "[core][queue]") {

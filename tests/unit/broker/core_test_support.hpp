@@ -49,6 +49,16 @@ struct recording_effects final : core_effects {
         closes.push_back({conn, code, std::string(reason)});
         order.emplace_back("close");
     }
+    struct notice_cmd {
+        agent_conn_id conn;
+        std::string code;
+        std::string message;
+    };
+    std::vector<notice_cmd> notices;
+    void send_notice(agent_conn_id conn, std::string_view code, std::string_view message) override {
+        notices.push_back({conn, std::string(code), std::string(message)});
+        order.emplace_back("notice");
+    }
     void persist(const request_record& r) override {
         persisted.push_back(r);
         order.emplace_back("persist");

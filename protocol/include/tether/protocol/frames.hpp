@@ -22,6 +22,10 @@ inline constexpr std::uint16_t close_going_away = 1001;
 inline constexpr std::uint16_t close_too_big = 1009;
 inline constexpr std::uint16_t close_protocol_violation = 4000;
 inline constexpr std::uint16_t close_no_space_accepted = 4001;
+// The broker withdrew this connection's registrations: a space's agent token
+// was rotated, or the space was removed (the reason says which). Reconnecting
+// with the same token will not work.
+inline constexpr std::uint16_t close_revoked = 4003;
 
 struct error_info {
     std::string code;
