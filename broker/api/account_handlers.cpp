@@ -30,6 +30,11 @@ void login(api_services& s, api_call& call) {
         log::info("login failed for {:?} from {}", *name, call.req.remote);
         return call.reply(error_response(http::status::unauthorized, "invalid_credentials", "wrong username or password"));
     }
+    if (user->disabled) {
+        log::info("login refused for disabled user {} from {}", user->name, call.req.remote);
+        return call.reply(error_response(http::status::forbidden, "account_disabled",
+                                         "this account is disabled: ask an administrator to enable it"));
+    }
     auto session = s.st.create_session(user->name);
     if (!session.ok()) return call.reply(error_response(http::status::internal_server_error, "internal", "cannot create a session"));
     protocol::json_writer w;

@@ -75,9 +75,11 @@ void reply_space(api_services& s, api_call& call, const std::string& name, http:
     call.reply(json_response(status, w.take()));
 }
 
-// Loads the stored config into the core (new token hash, features, …).
-void sync_space(api_services& s, const std::string& name) {
-    if (auto cfg = s.st.get_space(name)) s.core.post([c = *cfg](broker_core& core) { core.set_space(c); });
+// Applies what the store now says to the core and the open streams (a new
+// token hash closes the agent of the old one, a removed user's streams end)
+// before the answer goes out.
+void sync(api_services& s) {
+    if (s.sync_config) s.sync_config();
 }
 
 void create_space(api_services& s, api_call& call) {
@@ -93,8 +95,7 @@ void create_space(api_services& s, api_call& call) {
     if (auto e = read_space_fields(*o, c)) return call.reply(std::move(*e));
     auto res = s.st.add_space(c);
     if (!res.ok()) return call.reply(from_status(res.status, "space"));
-    auto stored = s.st.get_space(c.name);
-    if (stored) s.core.call([&](broker_core& core) { core.set_space(*stored); });
+    sync(s);
     reply_space(s, call, c.name, http::status::created, &res.secret);
 }
 
@@ -108,21 +109,21 @@ void edit_space(api_services& s, api_call& call) {
     if (auto e = read_space_fields(*o, *current)) return call.reply(std::move(*e));
     auto st = s.st.update_space(*current);
     if (st != store_status::ok) return call.reply(from_status(st, "space"));
-    s.core.call([&](broker_core& core) { core.set_space(*current); });
+    sync(s);
     reply_space(s, call, current->name, http::status::ok, nullptr);
 }
 
 void delete_space(api_services& s, api_call& call) {
     auto st = s.st.delete_space(call.params[0]);
     if (st != store_status::ok) return call.reply(from_status(st, "space"));
-    s.core.call([&](broker_core& core) { return core.remove_space(call.params[0]); });
+    sync(s);
     call.reply(json_response(http::status::ok, R"({"ok":true})"));
 }
 
 void rotate_token(api_services& s, api_call& call) {
     auto res = s.st.rotate_space_token(call.params[0]);
     if (!res.ok()) return call.reply(from_status(res.status, "space"));
-    sync_space(s, call.params[0]);
+    sync(s);
     reply_space(s, call, call.params[0], http::status::ok, &res.secret);
 }
 
@@ -152,8 +153,8 @@ void list_agents(api_services& s, api_call& call) {
 }
 
 void write_user(protocol::json_writer& w, const user_record& u) {
-    w.begin_object().key("name").value(u.name).key("admin").value(u.admin).key("created").value(format_rfc3339(u.created));
-    w.end_object();
+    w.begin_object().key("name").value(u.name).key("admin").value(u.admin).key("disabled").value(u.disabled);
+    w.key("created").value(format_rfc3339(u.created)).end_object();
 }
 
 void list_users(api_services& s, api_call& call) {
@@ -194,19 +195,29 @@ void edit_user(api_services& s, api_call& call) {
     bool wrong = false;
     auto password = string_field(*o, "password", wrong);
     auto admin = bool_field(*o, "admin", wrong);
-    if (wrong || (password && password->empty())) return call.reply(bad("password must be a non-empty string"));
+    auto disabled = bool_field(*o, "disabled", wrong);
+    if (wrong || (password && password->empty()))
+        return call.reply(bad("password must be a non-empty string; admin and disabled true or false"));
     if (!s.st.get_user(call.params[0])) return call.reply(from_status(store_status::not_found, "user"));
+    if (disabled && *disabled && call.who.user->name == call.params[0])
+        return call.reply(bad("you cannot disable your own account"));
     if (password)
         if (auto st = s.st.set_password(call.params[0], *password); st != store_status::ok)
             return call.reply(from_status(st, "user"));
     if (admin)
         if (auto st = s.st.set_admin(call.params[0], *admin); st != store_status::ok)
             return call.reply(from_status(st, "user"));
+    if (disabled)
+        if (auto st = s.st.set_disabled(call.params[0], *disabled); st != store_status::ok)
+            return call.reply(from_status(st, "user"));
+    sync(s);
     call.reply(json_response(http::status::ok, R"({"ok":true})"));
 }
 
 void delete_user(api_services& s, api_call& call) {
-    call.reply(from_status(s.st.delete_user(call.params[0]), "user"));
+    const auto st = s.st.delete_user(call.params[0]);
+    if (st == store_status::ok) sync(s);
+    call.reply(from_status(st, "user"));
 }
 
 void list_keys(api_services& s, api_call& call) {
@@ -246,7 +257,9 @@ void revoke_key(api_services& s, api_call& call) {
     const auto& t = call.params[0];
     auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), id);
     if (ec != std::errc{} || ptr != t.data() + t.size()) return call.reply(bad("bad key id"));
-    call.reply(from_status(s.st.revoke_api_key(id), "API key"));
+    const auto st = s.st.revoke_api_key(id);
+    if (st == store_status::ok) sync(s);
+    call.reply(from_status(st, "API key"));
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include "net/http_types.hpp"
 #include "net/session_context.hpp"
 #include "store/blob_store.hpp"
+#include "store/retention.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -23,6 +24,8 @@
 #include <vector>
 
 namespace tether::broker::api {
+
+class stream_registry;
 
 struct api_options {
     std::uint64_t max_upload = 256ULL << 20; // one multipart request
@@ -43,6 +46,11 @@ struct api_services {
     std::shared_ptr<std::atomic<bool>> draining; // set at shutdown: new submissions get 503
     rate_limiter* limiter = nullptr;             // null: no rate limits
     latency_metrics* latency = nullptr;          // null: no latency histograms
+    stream_registry* streams = nullptr;          // null: streams are not tracked for revocation
+    const retention_stats* retention = nullptr;  // null: no retention figures in /metrics
+    // Applies a change to accounts or spaces everywhere (core, streams)
+    // before returning; admin handlers call it after changing the store.
+    std::function<void()> sync_config{};
     // Runs `f` on the API worker pool, where blocking (store reads) is fine;
     // for non-blocking handlers that find they need to block after all.
     // Set by api_handler.

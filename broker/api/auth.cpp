@@ -97,6 +97,7 @@ caller caller_for(presented p, std::optional<user_record> user) {
     if (p.how == auth_kind::bearer) {
         c.how = auth_kind::bearer;
         c.bad_credentials = !c.user; // a key that is not valid is an error, not anonymity
+        if (c.user) c.api_key = std::move(p.token);
     } else if (p.how == auth_kind::cookie && c.user) {
         c.how = auth_kind::cookie; // an unknown or expired cookie is just a visitor
         c.session_token = std::move(p.token);

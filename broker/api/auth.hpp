@@ -21,6 +21,7 @@ struct caller {
     std::optional<user_record> user;
     auth_kind how = auth_kind::none;
     std::string session_token; // when how == cookie
+    std::string api_key;       // when how == bearer (kept to re-check it: stream_registry)
     bool bad_credentials = false; // a key or cookie was given but is not valid
     bool signed_in() const { return user.has_value(); }
     bool admin() const { return user && user->admin; }

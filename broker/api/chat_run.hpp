@@ -33,6 +33,8 @@ class chat_run : public std::enable_shared_from_this<chat_run> {
     // The request was not accepted (or not stored): answer `res` instead. Any thread.
     void refuse(net::string_response res);
     const std::string& model() const { return ids_.model; }
+    // The client's event stream (streamed answers only; null otherwise).
+    const std::shared_ptr<net::sse_channel>& stream_channel() const { return out_; }
 
   private:
     void emit(const std::string& text);

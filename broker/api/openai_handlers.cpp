@@ -7,6 +7,7 @@
 #include "api/json_helpers.hpp"
 #include "api/openai_format.hpp"
 #include "api/rate_check.hpp"
+#include "api/stream_registry.hpp"
 
 #include "tether/shared/log.hpp"
 
@@ -94,6 +95,7 @@ void chat_completions(api_services& s, api_call& call) {
     r.messages_json = chat->messages_json;
     completion_ids ids{"chatcmpl-" + r.id.to_string(), unix_seconds(std::chrono::system_clock::now()), chat->model};
     auto run = std::make_shared<chat_run>(s.core, r.id, std::move(ids), chat->stream, chat->stop, call.ex);
+    if (run->stream_channel() && s.streams != nullptr) s.streams->add(call.who, run->stream_channel(), write_revoked_openai);
     s.core.submit_observed(std::move(r), [run](const request_event& e) { run->on_event(e); },
                            [run](submit_outcome o, bool durable) {
         if (o.status == submit_status::ok && durable) return run->durable();
@@ -109,10 +111,14 @@ void chat_completions(api_services& s, api_call& call) {
         case submit_status::unknown_space:
             return run->refuse(openai_error_response(model_not_found(run->model())));
         case submit_status::duplicate_id:
-        case submit_status::ok:
-            return run->refuse(openai_error_response({http::status::service_unavailable,
-                                                      "The request could not be stored.", "server_error", "",
-                                                      "store_failed"}));
+        case submit_status::ok: {
+            auto res = openai_error_response({http::status::service_unavailable,
+                                              "The broker cannot store new requests right now (disk full or I/O "
+                                              "error); nothing was accepted. Retry later.",
+                                              "server_error", "", "store_unavailable"});
+            res.set(http::field::retry_after, "5");
+            return run->refuse(std::move(res));
+        }
         }
     });
 }

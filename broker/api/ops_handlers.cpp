@@ -15,6 +15,9 @@ void healthz(api_services&, api_call& call) { call.reply(json_response(http::sta
 void readyz(api_services& s, api_call& call) {
     if (s.draining->load())
         return call.reply(error_response(http::status::service_unavailable, "draining", "the broker is shutting down"));
+    if (!s.st.healthy())
+        return call.reply(error_response(http::status::service_unavailable, "store_unavailable",
+                                         "the store cannot write (disk full or I/O error): new requests are refused"));
     call.reply(json_response(http::status::ok, R"({"status":"ready"})"));
 }
 
@@ -91,6 +94,27 @@ void metrics(api_services& s, api_call& call) {
     add("# HELP tether_store_coalesced_total Snapshots replaced by a newer one of the same request before the writer took them.\n");
     add(fmt::format("# TYPE tether_store_coalesced_total counter\ntether_store_coalesced_total {}\n",
                     s.st.coalesced_writes()));
+
+    add("# HELP tether_store_healthy 1 while the store's writes succeed, 0 after a failed one (disk full, I/O error).\n");
+    add(fmt::format("# TYPE tether_store_healthy gauge\ntether_store_healthy {}\n", s.st.healthy() ? 1 : 0));
+    add("# HELP tether_store_retry_pending Request snapshots waiting to be written again after a failed write.\n");
+    add(fmt::format("# TYPE tether_store_retry_pending gauge\ntether_store_retry_pending {}\n",
+                    s.st.writes_waiting_retry()));
+    if (s.retention != nullptr) {
+        const auto& r = *s.retention;
+        add("# HELP tether_retention_removed_total Finished requests deleted by retention, by reason.\n");
+        add("# TYPE tether_retention_removed_total counter\n");
+        add(fmt::format("tether_retention_removed_total{{reason=\"age\"}} {}\n", r.removed_age.load()));
+        add(fmt::format("tether_retention_removed_total{{reason=\"size\"}} {}\n", r.removed_size.load()));
+        add("# HELP tether_retention_removed_bytes_total Bytes of request files deleted by retention.\n");
+        add(fmt::format("# TYPE tether_retention_removed_bytes_total counter\ntether_retention_removed_bytes_total {}\n",
+                        r.removed_file_bytes.load()));
+        add("# HELP tether_retention_passes_total Retention passes run.\n");
+        add(fmt::format("# TYPE tether_retention_passes_total counter\ntether_retention_passes_total {}\n",
+                        r.passes.load()));
+        add("# HELP tether_data_bytes The data directory's size as retention last measured it (database pages in use + request files).\n");
+        add(fmt::format("# TYPE tether_data_bytes gauge\ntether_data_bytes {}\n", r.data_bytes.load()));
+    }
 
     if (s.latency != nullptr) out += s.latency->render();
 

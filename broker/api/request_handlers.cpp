@@ -3,6 +3,7 @@
 #include "api/api_handler.hpp"
 #include "api/json_helpers.hpp"
 #include "api/request_access.hpp"
+#include "api/stream_registry.hpp"
 
 #include "tether/shared/log.hpp"
 
@@ -30,7 +31,7 @@ void list_spaces(api_services& s, api_call& call) {
 
 void get_request(api_services& s, api_call& call, std::string_view id) {
     auto found = find_request_for(s, call.who, id);
-    if (!found) return call.reply(not_found());
+    if (!found) return call.reply(missing_request(s, call.who, id));
     call.reply(json_response(http::status::ok, request_json(found->record, found->position)));
 }
 
@@ -64,8 +65,12 @@ void events(api_services& s, api_call& call) {
         if (const auto* r = c.find(id)) {
             if (!may_see(who, *r)) return ex->respond(not_found());
             for (const auto& e : c.events_since(id, last)) channel->push_event(e.id, e.type, e.data_json);
-            if (is_terminal(r->state)) channel->finish();
-            else s.core.add_watcher(c, id, channel);
+            if (is_terminal(r->state)) {
+                channel->finish();
+            } else {
+                s.core.add_watcher(c, id, channel);
+                if (s.streams != nullptr) s.streams->add(who, channel, write_revoked_event);
+            }
             return ex->respond_events(std::move(channel));
         }
         // The core let it go: it finished a while ago. Serve its terminal event from the store.
@@ -78,9 +83,12 @@ void events(api_services& s, api_call& call) {
                 s.st.flush();
                 stored = s.st.get_request(id);
             }
-            if (!stored || !may_see(who, *stored)) return ex->respond(not_found());
-            if (is_terminal(stored->state))
-                channel->push_event(last + 1, to_string(stored->state), terminal_event_json(*stored));
+            if (!stored || !may_see(who, *stored)) return ex->respond(missing_request(s, who, id.to_string()));
+            // The terminal event under the id it had when it was published
+            // (rows from before schema v4 have none: the next id then).
+            const auto event_id = stored->last_event_id != 0 ? stored->last_event_id : last + 1;
+            if (is_terminal(stored->state) && event_id > last)
+                channel->push_event(event_id, to_string(stored->state), terminal_event_json(*stored));
             channel->finish();
             ex->respond_events(channel);
         });
@@ -89,7 +97,7 @@ void events(api_services& s, api_call& call) {
 
 void cancel(api_services& s, api_call& call) {
     auto found = find_request_for(s, call.who, call.params[0]);
-    if (!found) return call.reply(not_found());
+    if (!found) return call.reply(missing_request(s, call.who, call.params[0]));
     auto id = found->record.id;
     auto outcome = s.core.call([&](broker_core& c) { return c.cancel(id, "user"); });
     switch (outcome) {
@@ -118,7 +126,7 @@ std::string safe_filename(std::string_view name, std::uint64_t blob) {
 
 void output_file(api_services& s, api_call& call) {
     auto found = find_request_for(s, call.who, call.params[0]);
-    if (!found) return call.reply(not_found());
+    if (!found) return call.reply(missing_request(s, call.who, call.params[0]));
     auto blob = parse_u64(call.params[1]);
     const stored_file* file = nullptr;
     for (const auto& f : found->record.outputs)

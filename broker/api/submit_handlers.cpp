@@ -156,9 +156,16 @@ void submit(api_services& s, api_call& call, const std::string& space, submissio
         }
         case submit_status::duplicate_id:
             return ex->respond(error_response(http::status::conflict, "conflict", "duplicate request id"));
-        case submit_status::ok:
-            return ex->respond(error_response(http::status::service_unavailable, "store_failed",
-                                              "the request could not be stored"));
+        case submit_status::ok: {
+            // Accepted by the core but not durable: it was withdrawn, so
+            // nothing of it runs or stays. Say so, and when to come back.
+            if (had_files) blobs->remove_request(id);
+            auto res = error_response(http::status::service_unavailable, "store_unavailable",
+                                      "the broker cannot store new requests right now (disk full or I/O error); "
+                                      "nothing was accepted: retry later");
+            res.set(http::field::retry_after, "5");
+            return ex->respond(std::move(res));
+        }
         }
     });
 }

@@ -24,15 +24,8 @@ constexpr std::uint32_t max_timeout_s = 7 * 24 * 3600;
 constexpr std::uint32_t max_queue_limit = 1'000'000;
 constexpr std::size_t max_description = 4096;
 
-// Opening is start-up: a failure is reported, not thrown past the command.
 std::unique_ptr<store> open(const std::filesystem::path& data_dir, std::ostream& err) {
-    static const system_clock_source clock;
-    try {
-        return open_store(data_dir, clock);
-    } catch (const std::exception& e) {
-        err << "error: " << e.what() << '\n';
-        return nullptr;
-    }
+    return open_data(data_dir, err);
 }
 
 int report(store_status s, std::string_view what, std::ostream& err) {
@@ -127,6 +120,17 @@ std::string date(time_point t) {
 
 } // namespace
 
+// Opening is start-up: a failure is reported, not thrown past the command.
+std::unique_ptr<store> open_data(const std::filesystem::path& data_dir, std::ostream& err) {
+    static const system_clock_source clock;
+    try {
+        return open_store(data_dir, clock);
+    } catch (const std::exception& e) {
+        err << "error: " << e.what() << '\n';
+        return nullptr;
+    }
+}
+
 std::optional<std::string> prompt_password(const std::string& prompt, std::ostream& err) {
     if (::isatty(STDIN_FILENO) == 0) {
         err << "error: no password: set TETHER_PASSWORD or run on a terminal\n";
@@ -211,6 +215,21 @@ int user_delete(const std::string& name, const std::filesystem::path& data_dir, 
     return exit_ok;
 }
 
+int user_set_disabled(const std::string& name, bool disabled, const std::filesystem::path& data_dir,
+                      std::ostream& out, std::ostream& err) {
+    if (!check_user_name(name, err)) return exit_usage;
+    auto db = open(data_dir, err);
+    if (!db) return exit_failure;
+    const auto status = db->set_disabled(name, disabled);
+    if (status != store_status::ok) return report(status, "user \"" + name + "\"", err);
+    if (disabled)
+        out << "disabled user " << name << ": signed out everywhere, its API keys are refused (a running broker "
+            << "ends its open streams and cancels its requests within a second)\n";
+    else
+        out << "enabled user " << name << " (its API keys work again; it signs in anew)\n";
+    return exit_ok;
+}
+
 int space_add(const space_add_options& options, const std::filesystem::path& data_dir, std::ostream& out,
               std::ostream& err) {
     space_config config;
@@ -265,8 +284,8 @@ int space_token(const std::string& name, const std::filesystem::path& data_dir, 
     if (!db) return exit_failure;
     const auto rotated = db->rotate_space_token(name);
     if (!rotated.ok()) return report(rotated.status, "space \"" + name + "\"", err);
-    err << "new agent token for space " << name << " (the old one no longer works; a running broker "
-        << "picks it up on its next registration check), shown only now:\n";
+    err << "new agent token for space " << name << " (the old one no longer works: a running broker closes "
+        << "the agent connection that registered with it within a second), shown only now:\n";
     out << rotated.secret << '\n';
     return exit_ok;
 }

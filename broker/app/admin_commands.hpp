@@ -4,8 +4,11 @@
 // print. main.cpp parses flags (CLI11) into these structs and returns the code.
 // Nothing here reads the environment or parses argv.
 
+#include "store/store.hpp"
+
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -36,6 +39,9 @@ int user_passwd(const user_passwd_options& options, const std::filesystem::path&
 
 int user_list(const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err);
 int user_delete(const std::string& name, const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err);
+// Disables (signed out everywhere, API keys refused) or enables a user.
+int user_set_disabled(const std::string& name, bool disabled, const std::filesystem::path& data_dir,
+                      std::ostream& out, std::ostream& err);
 
 struct space_add_options {
     std::string name;
@@ -72,6 +78,9 @@ int apikey_list(const std::optional<std::string>& username, const std::filesyste
                 std::ostream& err);
 // `id` as printed by apikey_list; given as text so bad input is exit 2 here.
 int apikey_revoke(const std::string& id, const std::filesystem::path& data_dir, std::ostream& out, std::ostream& err);
+
+// Opens the store in `data_dir`, or says why not on `err` (nullptr).
+std::unique_ptr<store> open_data(const std::filesystem::path& data_dir, std::ostream& err);
 
 // Reads a password from the controlling terminal with echo off; nullopt (and a
 // message on err) when stdin is not a terminal or reading fails.

@@ -7,6 +7,7 @@
 #include "tether/shared/log.hpp"
 #include "tether/shared/units.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -28,6 +29,11 @@ struct broker_config {
     std::size_t max_connections = 4096; // --max-connections: HTTP, SSE and agent sockets together
     log::level log_level = log::level::info;
     std::optional<rate_limit_config> rate_limits; // --rate-limit, when given
+    // Retention: finished requests older than `retain` go (nullopt: never),
+    // and the oldest finished ones while the data is above max_data_size.
+    std::optional<std::chrono::milliseconds> retain = std::chrono::hours(24 * 30);
+    std::optional<std::uint64_t> max_data_size;
+    std::chrono::milliseconds prune_interval{60'000};
 };
 
 } // namespace tether::broker::app

@@ -101,7 +101,17 @@ void core_host::submit_observed(request_record r, api::event_observer observer,
         auto id = r.id;
         if (observer) self->observers_[id].push_back(std::move(observer));
         // persist() (called inside submit) takes this for the first write.
-        self->durable_waiters_[id] = [p](bool ok) { p->set_durable(ok); };
+        // A first write that fails withdraws the request: the client gets
+        // 503, so nothing of it may stay queued or running.
+        self->durable_waiters_[id] = [p, weak = std::weak_ptr<core_host>(self), id](bool ok) {
+            if (!ok)
+                if (auto host = weak.lock())
+                    host->post([host, id](broker_core& c) {
+                        host->observers_.erase(id);
+                        if (c.withdraw(id)) log::warn("request {} withdrawn: the store could not write it", id.to_string());
+                    });
+            p->set_durable(ok);
+        };
         auto outcome = core.submit(std::move(r));
         if (outcome.status != submit_status::ok) self->observers_.erase(id);
         if (auto it = self->durable_waiters_.find(id); it != self->durable_waiters_.end()) {
@@ -150,14 +160,24 @@ void core_host::send_cancel(agent_conn_id conn, const uuid& request_id, std::str
 void core_host::close_agent(agent_conn_id conn, std::uint16_t code, std::string_view reason) {
     auto it = links_.find(conn);
     if (it == links_.end()) return;
+    if (code == protocol::close_revoked) log::info("closing agent conn {}: {}", conn, reason);
     it->second->close(code, std::string(reason));
+}
+
+void core_host::send_notice(agent_conn_id conn, std::string_view code, std::string_view message) {
+    auto it = links_.find(conn);
+    if (it == links_.end()) return;
+    log::info("agent conn {}: {}", conn, message);
+    it->second->send_text(protocol::encode(protocol::error_frame{std::string(code), std::string(message)}));
 }
 
 void core_host::persist(const request_record& r) {
     request_store::durable_callback cb;
+    bool first = false; // the submit's own write: the one whose failure withdraws the request
     if (auto it = durable_waiters_.find(r.id); it != durable_waiters_.end()) {
         cb = std::move(it->second);
         durable_waiters_.erase(it);
+        first = true;
     }
     if (is_terminal(r.state)) ++outcomes_[{r.space, std::string(to_string(r.state))}];
     if (latency_ != nullptr) {
@@ -168,7 +188,8 @@ void core_host::persist(const request_record& r) {
             if (inner) inner(ok);
         };
     }
-    store_.write(r, std::move(cb));
+    if (first) store_.write_first(r, std::move(cb));
+    else store_.write(r, std::move(cb));
 }
 
 void core_host::publish(const request_event& e) {

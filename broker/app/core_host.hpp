@@ -50,6 +50,7 @@ public:
     void send_request(agent_conn_id conn, const request_record& r) override;
     void send_cancel(agent_conn_id conn, const uuid& request_id, std::string_view reason) override;
     void close_agent(agent_conn_id conn, std::uint16_t code, std::string_view reason) override;
+    void send_notice(agent_conn_id conn, std::string_view code, std::string_view message) override;
     void persist(const request_record& r) override;
     void publish(const request_event& e) override;
     void space_changed(std::string_view name, const space_config* config) override;

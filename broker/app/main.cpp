@@ -2,6 +2,7 @@
 // accounts and spaces in the data directory. Flags are parsed here, once;
 // a wrong flag or value exits with status 2 and says what is wrong.
 #include "app/admin_commands.hpp"
+#include "app/admin_maintenance.hpp"
 #include "app/config.hpp"
 #include "app/server.hpp"
 
@@ -24,6 +25,7 @@ namespace {
 
 using namespace tether;
 using tether::broker::app::broker_config;
+namespace admin = tether::broker::admin;
 
 struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -43,6 +45,9 @@ struct serve_flags {
     std::string log_level = "info";
     std::string config;
     std::vector<std::string> rate_limits;
+    std::string retain = "30d";
+    std::string max_data_size;
+    std::string prune_interval = "60s";
 };
 
 unsigned parse_unsigned(const std::string& flag, const std::string& text, unsigned lo, unsigned hi) {
@@ -87,6 +92,9 @@ void apply_config_file(CLI::App& serve, serve_flags& f) {
     take("max_frame", "--max-frame", f.max_frame);
     take("max_connections", "--max-connections", f.max_connections);
     take("log_level", "--log-level", f.log_level);
+    take("retain", "--retain", f.retain);
+    take("max_data_size", "--max-data-size", f.max_data_size);
+    take("prune_interval", "--prune-interval", f.prune_interval);
 }
 
 broker_config to_config(const serve_flags& f) {
@@ -121,6 +129,20 @@ broker_config to_config(const serve_flags& f) {
         if (!tether::broker::parse_rate_limit(r, *c.rate_limits, err))
             throw usage_error("--rate-limit \"" + r + "\": " + err);
     }
+    c.retain = admin::parse_retain(f.retain);
+    if (!c.retain) throw usage_error("--retain: expected a duration like 30d, 12h or 90m (or \"forever\"), got \"" +
+                                     f.retain + "\"");
+    if (*c.retain == std::chrono::milliseconds::zero()) c.retain.reset(); // "forever"
+    if (!f.max_data_size.empty()) {
+        auto sz = parse_size(f.max_data_size);
+        if (!sz || *sz == 0)
+            throw usage_error("--max-data-size: expected a size like 50GiB, got \"" + f.max_data_size + "\"");
+        c.max_data_size = *sz;
+    }
+    auto pi = parse_duration(f.prune_interval);
+    if (!pi || pi->count() < 100 || pi->count() > 86'400'000)
+        throw usage_error("--prune-interval: expected a duration from 100ms to 24h, got \"" + f.prune_interval + "\"");
+    c.prune_interval = *pi;
     if (!log::parse_level(f.log_level, c.log_level))
         throw usage_error("--log-level: expected debug, info, warn, error or off, got \"" + f.log_level + "\"");
     return c;
@@ -134,7 +156,6 @@ std::optional<std::string> env(const char* name) {
 } // namespace
 
 int main(int argc, char** argv) {
-    namespace admin = tether::broker::admin;
     CLI::App app{"tether-broker: carries inference requests to agents that dial in"};
     app.require_subcommand(1);
     std::string data = "./data";
@@ -159,6 +180,12 @@ int main(int argc, char** argv) {
     serve->add_option("--config", sf.config, "JSON file with the same settings (flags win)");
     serve->add_option("--rate-limit", sf.rate_limits,
                       "[SPACE:]key=RATE[/BURST][,user=RATE[/BURST]] submissions per second; repeatable");
+    serve->add_option("--retain", sf.retain,
+                      "Keep finished requests and their files this long, then delete them (\"forever\": never)")
+        ->capture_default_str();
+    serve->add_option("--max-data-size", sf.max_data_size,
+                      "Delete the oldest finished requests while the data directory is above this size (e.g. 50GiB)");
+    serve->add_option("--prune-interval", sf.prune_interval, "How often retention runs")->capture_default_str();
     serve->callback([&] {
         action = [&]() -> int {
             if (!sf.config.empty()) apply_config_file(*serve, sf);
@@ -202,6 +229,15 @@ int main(int argc, char** argv) {
     user_del->add_option("name", user_name, "User name")->required();
     data_opt(user_del);
     user_del->callback([&] { action = [&] { return admin::user_delete(user_name, data, std::cout, std::cerr); }; });
+
+    auto* user_off = user->add_subcommand("disable", "Disable a user: signed out everywhere, API keys refused");
+    user_off->add_option("name", user_name, "User name")->required();
+    data_opt(user_off);
+    user_off->callback([&] { action = [&] { return admin::user_set_disabled(user_name, true, data, std::cout, std::cerr); }; });
+    auto* user_on = user->add_subcommand("enable", "Enable a disabled user again (its API keys work again)");
+    user_on->add_option("name", user_name, "User name")->required();
+    data_opt(user_on);
+    user_on->callback([&] { action = [&] { return admin::user_set_disabled(user_name, false, data, std::cout, std::cerr); }; });
 
     auto* space = app.add_subcommand("space", "Manage spaces")->require_subcommand(1);
     admin::space_add_options sa;
@@ -257,6 +293,27 @@ int main(int argc, char** argv) {
     key_revoke->add_option("id", key_id, "Key id, as listed")->required();
     data_opt(key_revoke);
     key_revoke->callback([&] { action = [&] { return admin::apikey_revoke(key_id, data, std::cout, std::cerr); }; });
+
+    admin::prune_options po;
+    auto* prune = app.add_subcommand("prune", "Delete finished requests past retention now (also while the broker runs)");
+    prune->add_flag("--dry-run", po.dry_run, "Only say what would be deleted");
+    prune->add_option("--retain", po.retain, "Keep finished requests this long (\"forever\": never)")
+        ->capture_default_str();
+    prune->add_option("--max-data-size", po.max_data_size, "Then delete the oldest finished ones above this size");
+    data_opt(prune);
+    prune->callback([&] { action = [&] { return admin::prune(po, data, std::cout, std::cerr); }; });
+
+    std::string backup_to;
+    auto* backup = app.add_subcommand("backup", "Copy the store and its files consistently, while the broker runs");
+    backup->add_option("--to", backup_to, "The backup's database file; its files go to FILE.blobs/")->required();
+    data_opt(backup);
+    backup->callback([&] { action = [&] { return admin::backup(backup_to, data, std::cout, std::cerr); }; });
+
+    std::string restore_from;
+    auto* restore = app.add_subcommand("restore", "Make a new data directory from a backup (the broker must not run on it)");
+    restore->add_option("--from", restore_from, "A database file written by `backup --to`")->required();
+    data_opt(restore);
+    restore->callback([&] { action = [&] { return admin::restore(restore_from, data, std::cout, std::cerr); }; });
 
     try {
         app.parse(argc, argv);

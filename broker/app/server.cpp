@@ -1,7 +1,10 @@
 #include "app/server.hpp"
 
 #include "api/api_handler.hpp"
+#include "api/stream_registry.hpp"
+#include "app/config_watch.hpp"
 #include "app/core_host.hpp"
+#include "app/retention_service.hpp"
 #include "net/listener.hpp"
 #include "store/blob_store.hpp"
 #include "store/store.hpp"
@@ -115,13 +118,18 @@ int run_server(const broker_config& config) {
 
     core_limits limits;
     limits.heartbeat_s = config.heartbeat_s;
+    // Event ids of this start are above those of every earlier one, so a
+    // watcher's Last-Event-ID from before a restart still means what it said.
+    limits.event_epoch = st->next_boot();
     api::latency_metrics latency;
     std::unique_ptr<rate_limiter> limiter;
     if (config.rate_limits) limiter = std::make_unique<rate_limiter>(clock, *config.rate_limits);
     auto host = std::make_shared<core_host>(ioc, *st, blobs, clock, limits, &latency);
 
     // Spaces first, then the requests that were in flight when we stopped.
-    auto spaces = st->list_spaces();
+    std::vector<space_config> spaces;
+    if (st->read_spaces(spaces) != store_status::ok)
+        throw std::runtime_error("cannot read the spaces from the store (see the log)");
     auto pending = st->load_non_terminal();
     log::info("loaded {} spaces, recovering {} unfinished requests", spaces.size(), pending.size());
     host->post([spaces = std::move(spaces), pending = std::move(pending)](broker_core& core) mutable {
@@ -137,9 +145,19 @@ int run_server(const broker_config& config) {
     opts.web_dir = config.web_dir;
     opts.spool_dir = spool;
     opts.tls = tls != nullptr;
+    api::stream_registry streams;
+    config_watch watch(*st, *host, streams);
+    retention_policy policy;
+    policy.retain = config.retain;
+    policy.max_data_bytes = config.max_data_size;
+    retention_service pruner(*st, blobs, clock, policy, config.prune_interval);
+
     api::api_services services{opts, *st, blobs, *host, counters, draining};
     services.limiter = limiter.get();
     services.latency = &latency;
+    services.streams = &streams;
+    services.retention = &pruner.stats();
+    services.sync_config = [&watch] { watch.sync_now(); };
     auto handler = std::make_shared<api::api_handler>(std::move(services), std::max(4U, threads));
 
     auto ctx = std::make_shared<net::session_context>();
@@ -156,6 +174,9 @@ int run_server(const broker_config& config) {
     auto lst = std::make_shared<net::listener>(ioc, endpoint, tls, ctx, ec);
     if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", config.listen.host, config.listen.port,
                                                  ec.message()));
+    watch.start();
+    st->set_change_listener([&watch] { watch.poke(); });
+    pruner.start();
     lst->run();
     auto bound = lst->local_endpoint();
     log::info("tether-broker listening on {}://{}:{}", tls ? "https" : "http", bound.address().to_string(),
@@ -189,6 +210,9 @@ int run_server(const broker_config& config) {
         grace.expires_after(std::chrono::milliseconds(300));
         grace.async_wait([&](boost::system::error_code) {
             stopper = std::thread([&] {
+                pruner.stop();
+                st->set_change_listener(nullptr);
+                watch.stop();
                 handler->stop(); // running handlers finish (they may need the io threads)
                 st->flush();     // every write queued so far is on disk
                 ioc.stop();
@@ -201,6 +225,9 @@ int run_server(const broker_config& config) {
     ioc.run();
     for (auto& t : pool) t.join();
     if (stopper.joinable()) stopper.join();
+    pruner.stop();
+    st->set_change_listener(nullptr);
+    watch.stop();
     st->flush();
     log::info("stopped");
     return 0;

@@ -26,6 +26,8 @@ public:
     // inference_request text, then its input files in chunks read from disk.
     virtual void send_request(std::string frame_text, const uuid& request, std::vector<stored_file> inputs) = 0;
     virtual void send_cancel(std::string frame_text, const uuid& request) = 0;
+    // Any other text frame (e.g. an `error` notice).
+    virtual void send_text(std::string frame_text) = 0;
     virtual void close(std::uint16_t code, std::string reason) = 0;
 };
 

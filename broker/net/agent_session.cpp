@@ -83,6 +83,12 @@ public:
         });
     }
 
+    void send_text(std::string frame_text) override {
+        asio::post(ws_.get_executor(), [self = this->shared_from_this(), t = std::move(frame_text)]() mutable {
+            self->enqueue_text(std::move(t));
+        });
+    }
+
     void close(std::uint16_t code, std::string reason) override {
         asio::post(ws_.get_executor(), [self = this->shared_from_this(), code, r = std::move(reason)]() mutable {
             self->enqueue_close(code, std::move(r));

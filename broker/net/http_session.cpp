@@ -237,11 +237,13 @@ private:
         if (st != upload_spool::status::ok) {
             auto status = st == upload_spool::status::too_large ? http::status::payload_too_large
                           : st == upload_spool::status::malformed ? http::status::bad_request
-                                                                  : http::status::internal_server_error;
+                                                                  : http::status::service_unavailable;
             auto code = st == upload_spool::status::too_large ? "too_large"
                         : st == upload_spool::status::malformed ? "bad_request"
-                                                                : "internal";
-            return refuse(error_response(status, code, spool_->error(), 11));
+                                                                : "store_unavailable";
+            auto res = error_response(status, code, spool_->error(), 11);
+            if (st == upload_spool::status::io_error) res.set(http::field::retry_after, "5");
+            return refuse(std::move(res));
         }
         if (!upload_parser_->is_done()) return read_upload_chunk();
         string_request req;

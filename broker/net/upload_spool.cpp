@@ -4,9 +4,20 @@
 #include "tether/shared/log.hpp"
 
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <system_error>
 
 namespace tether::broker::net {
+
+namespace {
+// What a client is told when its upload could not be written here: the
+// server's trouble (disk full most likely), not the client's.
+std::string write_error(int err) {
+    return std::string("the broker cannot store the upload right now (") + std::strerror(err) +
+           "); nothing was accepted: retry later";
+}
+} // namespace
 namespace {
 constexpr std::uint64_t max_text_bytes = 1U << 20; // all text fields together
 }
@@ -86,8 +97,8 @@ bool upload_spool::begin_part(const multipart_part_header& h) {
     file_ = std::fopen(f.path.c_str(), "wb");
     if (file_ == nullptr) {
         failure_ = status::io_error;
-        error_ = "cannot write upload";
-        log::error("upload spool: cannot open {}", f.path);
+        error_ = write_error(errno);
+        log::error("upload spool: cannot open {}: {}", f.path, std::strerror(errno));
         return false;
     }
     form_->files.push_back(std::move(f));
@@ -108,7 +119,7 @@ bool upload_spool::part_data(std::string_view bytes) {
     }
     if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
         failure_ = status::io_error;
-        error_ = "cannot write upload";
+        error_ = write_error(errno);
         return false;
     }
     hash_->update(bytes);
@@ -123,13 +134,14 @@ bool upload_spool::end_part() {
         return true;
     }
     bool ok = std::fflush(file_) == 0;
+    const int err = errno;
     close_file();
     form_->files.back().sha256 = hash_->hex_digest();
     hash_.reset();
     in_file_ = false;
     if (!ok) {
         failure_ = status::io_error;
-        error_ = "cannot write upload";
+        error_ = write_error(err);
     }
     return ok;
 }

@@ -16,6 +16,7 @@
 // session (protocol_fuzz covers the frames), writing the answers, SSE
 // streaming after the first answer.
 #include "api/api_handler.hpp"
+#include "api/stream_registry.hpp"
 #include "app/core_host.hpp"
 #include "net/http_types.hpp"
 #include "net/multipart_parser.hpp"
@@ -201,6 +202,13 @@ public:
         api::api_services services{opts, *st_, *blobs_, *host_, counters_, draining_};
         services.limiter = limiter_.get();
         services.latency = &latency_;
+        services.streams = &streams_;
+        // As the broker's config_watch does after an admin change.
+        services.sync_config = [this] {
+            auto spaces = st_->list_spaces();
+            host_->call([&](broker_core& core) { core.sync_spaces(spaces); });
+            streams_.revalidate(*st_);
+        };
         handler_ = std::make_shared<api::api_handler>(std::move(services), 1);
         restore_baseline();
     }
@@ -223,6 +231,7 @@ private:
     fuzz_clock clock_;
     std::unique_ptr<store> st_;
     std::unique_ptr<blob_store> blobs_;
+    api::stream_registry streams_;
     asio::io_context ioc_;
     asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
     std::thread io_;
@@ -323,15 +332,7 @@ void world::restore_spaces() {
     }
     // The core follows the store, as at broker start.
     auto spaces = st_->list_spaces();
-    host_->call([&](broker_core& core) {
-        for (const auto& v : core.list_spaces()) {
-            bool known = false;
-            for (const auto& s : spaces) known = known || s.name == v.config.name;
-            if (!known) core.remove_space(v.config.name);
-        }
-        for (const auto& s : spaces)
-            if (const auto* have = core.find_space(s.name); !have || !(*have == s)) core.set_space(s);
-    });
+    host_->call([&](broker_core& core) { core.sync_spaces(spaces); });
 }
 
 void world::restore_baseline() {

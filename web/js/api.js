@@ -127,6 +127,7 @@ export const admin_list_agents = () => call('GET', '/api/admin/agents');
 export const admin_list_users = () => call('GET', '/api/admin/users');
 export const admin_create_user = (user) => call('POST', '/api/admin/users', user);
 export const admin_delete_user = (name) => call('DELETE', `/api/admin/users/${seg(name)}`);
+export const admin_update_user = (name, changes) => call('PATCH', `/api/admin/users/${seg(name)}`, changes);
 export const admin_list_keys = () => call('GET', '/api/admin/apikeys');
 export const admin_create_key = (username) => call('POST', '/api/admin/apikeys', { username });
 export const admin_delete_key = (id) => call('DELETE', `/api/admin/apikeys/${seg(id)}`);

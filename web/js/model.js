@@ -144,11 +144,16 @@ export function describe_api_error(err, context) {
     case 401:
       return 'You are not signed in (or your session ended). Sign in again.';
     case 403:
-      return 'You are not allowed to do that.';
+      return err.code === 'account_disabled' ? err.message : 'You are not allowed to do that.';
     case 404:
       return context === 'space' ? 'This space does not exist.' : 'Not found.';
-    case 503:
-      return 'The broker is shutting down or draining. Try again in a moment.';
+    case 410:
+      return `This request was removed: ${err.message}`;
+    case 503: {
+      const wait = err.retry_after !== undefined ? ` Try again in ${err.retry_after} s.` : ' Try again in a moment.';
+      if (err.code === 'store_unavailable') return `The broker cannot store new requests right now (its disk may be full); nothing was accepted.${wait}`;
+      return `The broker is shutting down or draining.${wait}`;
+    }
     default:
       break;
   }

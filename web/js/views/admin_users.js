@@ -1,5 +1,5 @@
-// Admin: users (create, delete) and API keys (create for a user, shown once;
-// revoke). Programs use a key as `Authorization: Bearer <key>`.
+// Admin: users (create, disable or enable, delete) and API keys (create for a
+// user, shown once; revoke). Programs use a key as `Authorization: Bearer <key>`.
 
 import * as api from '../api.js';
 import { checkbox, field, format_time, h, message, replace } from '../dom.js';
@@ -53,6 +53,24 @@ export function render_admin_users(main, ctx) {
     h('h2', {}, 'Users'), table('Users', ['User', 'Role', 'Created', 'Actions'], users_body), user_form,
     h('h2', {}, 'API keys'), key_slot, table('API keys', ['Key', 'User', 'Created', 'Last used', 'Actions'], keys_body), key_form);
 
+  // Disabling signs the user out everywhere and refuses its API keys until
+  // it is enabled again.
+  function toggle_button(name, disabled) {
+    const button = h('button', { type: 'button', class: 'small', dataset: { testid: `toggle-${name}` } },
+      disabled ? 'Enable' : 'Disable');
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        await api.admin_update_user(name, { disabled: !disabled });
+        replace(status, message('ok', disabled ? `User ${name} enabled.` : `User ${name} disabled: signed out everywhere, its API keys refused.`));
+      } catch (err) {
+        replace(status, message('error', `Could not change ${name}: ${describe_api_error(err)}`));
+      }
+      load();
+    });
+    return button;
+  }
+
   async function load() {
     try {
       const users = list_of(await api.admin_list_users(), 'users');
@@ -60,17 +78,20 @@ export function render_admin_users(main, ctx) {
         const name = String(u.username ?? u.name ?? '');
         return h('tr', { dataset: { user: name } },
           h('th', { scope: 'row' }, name),
-          h('td', {}, u.admin ? 'admin' : 'user'),
+          h('td', {}, (u.admin ? 'admin' : 'user') + (u.disabled ? ' (disabled)' : '')),
           h('td', {}, format_time(u.created ?? u.created_at)),
-          h('td', {}, name === ctx.user.username ? h('span', { class: 'muted' }, 'you') : confirm_button('Delete', async () => {
-            try {
-              await api.admin_delete_user(name);
-              replace(status, message('ok', `User ${name} deleted.`));
-            } catch (err) {
-              replace(status, message('error', `Could not delete ${name}: ${describe_api_error(err)}`));
-            }
-            load();
-          })));
+          h('td', {}, name === ctx.user.username ? h('span', { class: 'muted' }, 'you') : [
+            toggle_button(name, Boolean(u.disabled)),
+            ' ',
+            confirm_button('Delete', async () => {
+              try {
+                await api.admin_delete_user(name);
+                replace(status, message('ok', `User ${name} deleted.`));
+              } catch (err) {
+                replace(status, message('error', `Could not delete ${name}: ${describe_api_error(err)}`));
+              }
+              load();
+            })]));
       }));
       const chosen = key_user.value;
       replace(key_user, users.map((u) => h('option', { value: String(u.username ?? u.name ?? '') }, String(u.username ?? u.name ?? ''))));

@@ -63,6 +63,7 @@ export function create_request_panel(id, options = {}) {
   let stopped = false;
   let finished = false;
   let last_seq = 0;
+  const seq_starts = new Map(); // seq -> length of the text before it, to replace a merged run
   let text = '';
   // A new stream replays the deltas from the start: the first one replaces
   // text shown from a snapshot instead of adding to it.
@@ -106,14 +107,24 @@ export function create_request_panel(id, options = {}) {
     if (finished) return;
     const seq = typeof data.seq === 'number' ? data.seq : last_seq + 1;
     if (seq <= last_seq) return; // already shown (a reconnect replays)
+    let base = restart_text ? '' : text;
+    // A merged run of deltas (after a reconnect) covers first_seq..seq:
+    // it replaces what we had from first_seq on.
+    const first = typeof data.first_seq === 'number' ? data.first_seq : seq;
+    if (!restart_text && first <= last_seq && seq_starts.has(first)) base = text.slice(0, seq_starts.get(first));
+    seq_starts.set(first, base.length);
     last_seq = seq;
     position_el.hidden = true;
     set_status('streaming', 'Streaming…');
-    set_text((restart_text ? '' : text) + String(data.text ?? ''));
+    set_text(base + String(data.text ?? ''));
     restart_text = false;
   }
   function on_requeued() {
     if (finished) return;
+    // The attempt was lost: the next one streams from the start.
+    last_seq = 0;
+    seq_starts.clear();
+    set_text('');
     replace(note_el, message('warn', 'The agent disconnected; the request went back to the front of the queue.'));
     set_status('queued', 'Queued again: waiting for the agent.');
   }
@@ -207,6 +218,7 @@ export function create_request_panel(id, options = {}) {
     }
     restart_text = text.length > 0;
     last_seq = 0;
+    seq_starts.clear();
     source = new EventSource(api.events_url(id));
     for (const name of EVENT_NAMES) {
       source.addEventListener(name, (e) => {
@@ -225,6 +237,14 @@ export function create_request_panel(id, options = {}) {
         else on_terminal(name, data);
       });
     }
+    // The broker ends the stream when the credentials that opened it are
+    // revoked (signed out elsewhere, account disabled or removed).
+    source.addEventListener('revoked', () => {
+      stop_streams();
+      set_status('unknown', 'Signed out');
+      replace(note_el, message('error', 'Your session ended (signed out, or the account was disabled or removed). Sign in again.'));
+      api.me().catch(() => {}); // a 401 here takes the page to the sign-in form
+    });
     source.addEventListener('error', () => {
       // CONNECTING: the browser reconnects by itself with Last-Event-ID.
       // CLOSED: the broker refused the stream; ask for the state instead.
