@@ -53,7 +53,7 @@ void chat_run::on_event(const request_event& e) {
     if (e.type == "delta") {
         auto text = read_delta_text(e.data_json).value_or("");
         received_ += text;
-        emit(filter_.feed(text));
+        emit(filter_.push(text));
         // A stop sequence completes the answer; the agent may go on.
         if (filter_.stopped()) finish_ok("stop", "");
         return;
@@ -65,8 +65,8 @@ void chat_run::on_event(const request_event& e) {
         if (received_.empty()) rest = result.output;
         else if (result.output.size() > received_.size() && result.output.starts_with(received_))
             rest = result.output.substr(received_.size());
-        emit(filter_.feed(rest));
-        emit(filter_.flush());
+        emit(filter_.push(rest));
+        emit(filter_.finish());
         auto reason = filter_.stopped() || result.finish_reason.empty() ? std::string("stop") : result.finish_reason;
         finish_ok(reason, result.usage_json);
         return;

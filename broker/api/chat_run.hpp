@@ -8,7 +8,7 @@
 
 #include "api/core_access.hpp"
 #include "api/openai_format.hpp"
-#include "api/stop_filter.hpp"
+#include "tether/shared/stop_matcher.hpp"
 #include "net/http_types.hpp"
 #include "net/sse_channel.hpp"
 
@@ -52,7 +52,7 @@ class chat_run : public std::enable_shared_from_this<chat_run> {
     // The client's stream: filled from the first event, handed to the
     // connection once durable (the channel holds what came before).
     std::shared_ptr<net::sse_channel> out_;
-    stop_filter filter_;
+    stop_matcher filter_;
     std::string received_; // all delta text, unfiltered
     std::string content_;  // what the client gets (non-streaming)
     std::optional<net::string_response> held_; // an answer waiting for durability
