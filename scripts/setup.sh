@@ -4,13 +4,14 @@
 #   scripts/setup.sh            build + unit/integration test dependencies
 #   scripts/setup.sh --browser  also Chromium and Node for the browser and OpenAI client tests
 #   scripts/setup.sh --torch    also libtorch (CPU) for the agent's torch backend
+#   scripts/setup.sh --text     also Node and Python's Jinja2: the references of the tokenizer and chat-template tests
 #   scripts/setup.sh --bench    also nginx and wrk for bench/
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libsimdjson-dev libsqlitecpp-dev libsqlite3-dev libfmt-dev
-  catch2 libssl-dev openssl libcli11-dev libpng-dev libjpeg62-turbo-dev
+  catch2 libssl-dev openssl libcli11-dev libpng-dev libjpeg62-turbo-dev libonig-dev libicu-dev
   clang libclang-rt-14-dev
   curl
 )
@@ -18,8 +19,9 @@ for arg in "$@"; do
   case "$arg" in
     --browser) packages+=(chromium nodejs npm) ;;
     --torch) packages+=(libtorch-dev) ;;
+    --text) packages+=(nodejs npm python3 python3-jinja2) ;;
     --bench) packages+=(nginx-light wrk) ;;
-    *) echo "setup.sh: unknown option $arg (expected --browser, --torch, --bench)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option $arg (expected --browser, --torch, --text, --bench)" >&2; exit 2 ;;
   esac
 done
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything with warnings as errors, and runs
-# every test: unit and integration (CTest), end-to-end (mock and torch
-# backends, CPU), four libFuzzer targets (protocol, multipart, HTTP, media) for a bounded time each, and the browser tests. Exits non-zero on any failure.
+# every test: unit and integration (CTest; the tokenizer and chat-template
+# tests against the Hugging Face `tokenizers` Node package and Python's
+# Jinja2), end-to-end (mock and torch backends, CPU), six libFuzzer targets
+# (protocol, multipart, HTTP, media, tokenizer, template) for a bounded time
+# each, and the browser tests. Exits non-zero on any failure.
 #   scripts/test.sh                    everything
 #   FUZZ_SECONDS=30 (per fuzz target) BUILD_DIR=build    (defaults)
 #   SKIP_BROWSER=1 / SKIP_FUZZ=1       to leave those out locally (browser also skips
@@ -12,9 +15,17 @@ cd "$root"
 build=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
-setup_flags=(--torch)
+setup_flags=(--torch --text)
 [ -z "${SKIP_BROWSER:-}" ] && setup_flags+=(--browser)
 scripts/setup.sh "${setup_flags[@]}"
+
+# The tokenizer tests' reference (tests/text: the `tokenizers` package, whose
+# linux-x64 binary comes with it); npm ci only when the lock file changed.
+stamp=tests/text/node_modules/.tether-lock
+if [ ! -f "$stamp" ] || ! cmp -s tests/text/package-lock.json "$stamp"; then
+  (cd tests/text && npm ci --no-audit --no-fund)
+  cp tests/text/package-lock.json "$stamp"
+fi
 
 echo "== configure ($build)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_WERROR=ON -DTETHER_BUILD_TESTS=ON -DTETHER_REQUIRE_TORCH=ON
@@ -32,7 +43,7 @@ if grep -q "No test cases matched" "$build/Testing/Temporary/LastTest.log"; then
 fi
 
 if [ -z "${SKIP_FUZZ:-}" ] && [ -x scripts/fuzz.sh ]; then
-  echo "== fuzzers: protocol, multipart, HTTP, media (${FUZZ_SECONDS:-30} s each)"
+  echo "== fuzzers: protocol, multipart, HTTP, media, tokenizer, template (${FUZZ_SECONDS:-30} s each)"
   scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 fi
 
