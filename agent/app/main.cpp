@@ -4,16 +4,21 @@
 
 #include "app/agent_options.hpp"
 #include "app/agent_setup.hpp"
+#include "app/tokenize_command.hpp"
 #include "net/agent_runner.hpp"
 
 #include "tether/shared/log.hpp"
 
 #include <cstdio>
+#include <iostream>
+#include <string_view>
 #include <exception>
 #include <stdexcept>
 
 int main(int argc, char** argv) {
     using namespace tether::agent;
+    if (argc >= 2 && std::string_view(argv[1]) == "tokenize")
+        return tokenize_command(argc - 1, argv + 1, std::cin, std::cout, std::cerr);
     auto outcome = parse_agent_options(argc, argv, current_environment());
     if (!outcome.options) {
         std::fputs(outcome.message.c_str(), outcome.exit_code == 0 ? stdout : stderr);
