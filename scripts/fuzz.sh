@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for SECONDS.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    default 60 s each, all targets
-# Targets (tests/fuzz/): protocol, multipart, http, media. SECONDS is per
-# target, so `scripts/fuzz.sh 45` fuzzes for 3 minutes in all.
+# Targets (tests/fuzz/): protocol, multipart, http, media, tokenizer, template. SECONDS is per
+# target, so `scripts/fuzz.sh 45` fuzzes for 4.5 minutes in all.
 # Build dir: $FUZZ_BUILD_DIR if set, else $BUILD_DIR/fuzz when BUILD_DIR is set
 # (relative paths are from the repo root), else <repo>/build-fuzz.
 # JOBS: build parallelism (default 2). FUZZ_FLAGS: extra libFuzzer flags.
@@ -11,7 +11,7 @@
 # crashing inputs are kept in <build>/artifacts/<target>/, logs in <build>/logs/.
 set -euo pipefail
 
-all_targets=(protocol multipart http media)
+all_targets=(protocol multipart http media tokenizer template)
 seconds="${1:-60}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
   echo "usage: $0 [SECONDS] [TARGET...]   targets: ${all_targets[*]}" >&2
@@ -57,6 +57,8 @@ target_flags() {
     multipart) echo "-max_len=32768" ;;
     http) echo "-max_len=16384" ;;
     media) echo "-max_len=16384 -malloc_limit_mb=64" ;;
+    tokenizer) echo "-max_len=32768 -malloc_limit_mb=512" ;;
+    template) echo "-max_len=8192 -malloc_limit_mb=512" ;;
   esac
 }
 
