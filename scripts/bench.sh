@@ -8,6 +8,9 @@
 #   scripts/bench.sh scale10k         10,000 idle agents / SSE watchers, each on a fresh broker (~10 min at most)
 #   scripts/bench.sh upload1g         8 x 4 MiB, then 4 x 256 MiB and 1 x 1 GiB uploads (~5 min at most)
 #   scripts/bench.sh soak             max POST+SSE rate, then SOAK_SECONDS (600) at half of it (~13 min)
+#   scripts/bench.sh retention        latency at concurrency 1 while a retention pass deletes
+#                                     RETENTION_REQUESTS (40000) finished requests, against the same
+#                                     run before they are due (~3 min)
 #   BUILD_DIR=build-bench JOBS=2 KEEP=1 (keep the temp dir and its logs)
 #   The last three wait (up to QUIET_WAIT=900 s) before each run until the
 #   1-minute load average is at most QUIET_LOAD=1.0; QUIET_LOAD=off skips that.
@@ -30,9 +33,9 @@ full)
   scale_n=1500
   up_small_count=8 up_small=4MiB up_large_count=4 up_large=192MiB
   ;;
-scale10k | upload1g | soak) ;;
+scale10k | upload1g | soak | retention) ;;
 *)
-  echo "usage: scripts/bench.sh [quick|full|scale10k|upload1g|soak]" >&2
+  echo "usage: scripts/bench.sh [quick|full|scale10k|upload1g|soak|retention]" >&2
   exit 2
   ;;
 esac
@@ -265,6 +268,49 @@ soak)
   row "soak: RSS slope KiB/min (all / second half)" \
     "$(get soak/throughput-memory slope_kib_min) / $(get soak/throughput-memory slope2_kib_min) ($(get soak/throughput-memory samples) samples)" "~0"
   row "soak: broker open files start -> end" "$(get soak/throughput-memory fds_start) -> $(get soak/throughput-memory fds_end)" "flat"
+  exit 0
+  ;;
+retention)
+  # No quiet-machine gate: the second run must start when the requests are due.
+  n=${RETENTION_REQUESTS:-40000}
+  retain=60
+  new_data "$work/data"
+  # Passes every second; what is older than $retain s is deleted, 50 a batch.
+  start_broker broker --retain "${retain}s" --prune-interval 1s
+  token_of() {
+    curl -sf -X POST "http://$target/api/admin/spaces" -H "Authorization: Bearer $key" \
+      -H 'Content-Type: application/json' -d "{\"name\":\"$1\",\"queue_limit\":1000000,\"timeout_s\":600}" |
+      sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
+  }
+  fill_token=$(token_of fill)
+  lat_token=$(token_of lat)
+  start_mock fill --space "fill=$fill_token" --capacity 64 --workers 2
+  start_mock lat --space "lat=$lat_token"
+  wait_for 30 space_connected fill || { echo "agent did not register:"; tail -5 "$work"/agent-*.err; exit 1; }
+  wait_for 30 space_connected lat || { echo "agent did not register:"; tail -5 "$work"/agent-*.err; exit 1; }
+  machine_line
+  t_fill=$(date +%s)
+  run fill 300 throughput --target "$target" --space fill --concurrency 64 --requests "$n" --warmup 0 --duration 120s
+  # The same latency run twice: before the filled requests are due, then
+  # while the passes delete them.
+  sleep 5
+  run lat-before 120 latency --target "$target" --space lat --concurrency 1 --requests 100000 --warmup 100 \
+    --duration 20s
+  due=$((t_fill + retain + 2 - $(date +%s)))
+  [ "$due" -gt 0 ] && sleep "$due"
+  removed0=$(curl -sf "http://$target/metrics" | sed -n 's/^tether_retention_removed_total{reason="age"} //p')
+  run lat-during 120 latency --target "$target" --space lat --concurrency 1 --requests 100000 --warmup 0 \
+    --duration 20s
+  removed1=$(curl -sf "http://$target/metrics" | sed -n 's/^tether_retention_removed_total{reason="age"} //p')
+  echo "== machine after: load $(loadavg)"
+  echo
+  row "figure (retention, $(nproc) cores)" "measured" "goal"
+  row "filled: completed requests" "$(get fill/throughput ok) at $(get fill/throughput rps) req/s" ""
+  row "latency p50/p99/max ms, before they are due" \
+    "$(get lat-before/tether p50_ms)/$(get lat-before/tether p99_ms)/$(get lat-before/tether max_ms) (load $(get lat-before/load before))" ""
+  row "latency p50/p99/max ms, while deleted" \
+    "$(get lat-during/tether p50_ms)/$(get lat-during/tether p99_ms)/$(get lat-during/tether max_ms) (load $(get lat-during/load before))" "no jump"
+  row "deleted by age during that run" "$((removed1 - removed0)) (total $removed1)" "all $n"
   exit 0
   ;;
 esac

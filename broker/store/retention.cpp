@@ -2,6 +2,7 @@
 
 #include "tether/shared/log.hpp"
 
+#include <algorithm>
 #include <thread>
 
 namespace tether::broker {
@@ -20,8 +21,9 @@ retention::retention(store& st, const blob_store& blobs, const clock_source& clo
     if (policy_.batch == 0) policy_.batch = 1;
 }
 
-void retention::pause(const std::atomic<bool>* stop) const {
-    if (policy_.pause.count() > 0 && !stopping(stop)) std::this_thread::sleep_for(policy_.pause);
+void retention::pause(const std::atomic<bool>* stop, std::chrono::steady_clock::duration batch_took) const {
+    const auto wait = std::max<std::chrono::steady_clock::duration>(policy_.pause, batch_took * policy_.pause_factor);
+    if (wait.count() > 0 && !stopping(stop)) std::this_thread::sleep_for(wait);
 }
 
 // Files first, then the rows: a crash in between leaves rows whose files are
@@ -59,11 +61,12 @@ prune_report retention::run(bool dry_run, const std::atomic<bool>* stop, retenti
                 offset += batch.size();
                 continue;
             }
+            const auto started = std::chrono::steady_clock::now();
             const std::size_t n = remove_batch(batch, "retention", report);
             report.removed_by_age += n;
             if (stats) stats->removed_age += n;
             if (n == 0) break; // nothing could be removed (store failing): try again next pass
-            pause(stop);
+            pause(stop, std::chrono::steady_clock::now() - started);
         }
         if (!dry_run && !stopping(stop)) report.tombstones_forgotten = store_.forget_removed(now - *policy_.retain);
     }
@@ -104,13 +107,14 @@ prune_report retention::run(bool dry_run, const std::atomic<bool>* stop, retenti
                 over -= r.file_bytes;
             }
             batch.resize(take);
+            const auto started = std::chrono::steady_clock::now();
             const std::size_t n = remove_batch(batch, "size", report);
             report.removed_by_size += n;
             if (stats) stats->removed_size += n;
             if (n == 0) break;
             report.usage_after = store_.usage();
             estimate = report.usage_after.total();
-            pause(stop);
+            pause(stop, std::chrono::steady_clock::now() - started);
         }
         if (dry_run)
             report.usage_after.file_bytes =

@@ -21,8 +21,11 @@ namespace tether::broker {
 struct retention_policy {
     std::optional<std::chrono::milliseconds> retain = std::chrono::hours(24 * 30); // nullopt: keep forever
     std::optional<std::uint64_t> max_data_bytes;                                   // nullopt: no budget
-    std::size_t batch = 200;                                                       // requests per transaction
-    std::chrono::milliseconds pause{10};                                           // between batches
+    std::size_t batch = 50;                                                        // requests per transaction
+    std::chrono::milliseconds pause{10};                                           // between batches, at least
+    // ... and at least this many times as long as the batch took: the pass
+    // holds the writer for at most a third of the time, however slow the disk.
+    unsigned pause_factor = 2;
 };
 
 struct prune_report {
@@ -59,7 +62,7 @@ class retention {
   private:
     std::size_t remove_batch(const std::vector<removable_request>& batch, std::string_view reason,
                              prune_report& report);
-    void pause(const std::atomic<bool>* stop) const;
+    void pause(const std::atomic<bool>* stop, std::chrono::steady_clock::duration batch_took) const;
 
     store& store_;
     const blob_store& blobs_;
