@@ -34,12 +34,4 @@ value get_item(runtime& rt, const value& object, const value& key);
 // The items a `for` walks (dict: keys, str: characters); throws for non-iterables.
 std::vector<value> iterate(const value& v);
 
-// Python's str.upper() / str.lower() (full Unicode case mapping).
-std::string py_upper(std::string_view s);
-std::string py_lower(std::string_view s);
-// Python's str.strip(chars) family: `which` 'b' both, 'l' left, 'r' right.
-std::string py_strip(std::string_view s, const value& chars, char which);
-// Python's str % args (printf-style: %s %r %d %i %f %x %%).
-std::string py_percent_format(std::string_view fmt, const value& args);
-
 } // namespace tether::agent::text::jinja

@@ -1,12 +1,12 @@
 #include "text/jinja/interpreter.hpp"
 
 #include "text/jinja/builtins.hpp"
-
-#include <unordered_set>
+#include "text/jinja/python_text.hpp"
 #include "text/unicode.hpp"
 
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace tether::agent::text::jinja {
 namespace {
