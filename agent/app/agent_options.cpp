@@ -162,6 +162,10 @@ void load_config_file(const std::string& path, agent_options& o, std::string& br
                 o.batch_wait = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
             } else if (key == "torch_threads") {
                 o.torch_threads = json_capacity(v, key);
+            } else if (key == "max_context") {
+                o.max_context = static_cast<std::uint32_t>(json_number_value(v, key));
+            } else if (key == "dtype") {
+                o.dtype = json_string_value(v, key);
             } else if (key == "models") {
                 for (auto m : v.get_object()) {
                     const std::string name(std::string_view(m.unescaped_key()));
@@ -241,10 +245,14 @@ void validate(agent_options& o, const std::string& broker, const std::string& de
     if (!valid_device_name(o.device))
         throw config_error(fmt::format("--device '{}': expected auto, cpu, cuda or cuda:N", o.device));
     if (o.max_batch < 1 || o.max_batch > 1024) throw config_error("--max-batch: must be from 1 to 1024");
+    if (o.max_context < 16 || o.max_context > (1U << 22)) throw config_error("--max-context: must be from 16 to 4194304");
+    if (!o.dtype.empty() && o.dtype != "float16" && o.dtype != "bfloat16" && o.dtype != "float32")
+        throw config_error(fmt::format("--dtype '{}': expected float16, bfloat16 or float32", o.dtype));
     if (o.backend == "torch") {
         for (const auto& s : o.spaces)
             if (!o.models.count(s.name))
-                throw config_error(fmt::format("space '{}' has no model: use --model {}=PATH.pt", s.name, s.name));
+                throw config_error(fmt::format("space '{}' has no model: use --model {}=PATH.pt or --model {}=MODEL_DIR",
+                                               s.name, s.name, s.name));
     }
     for (const auto& [space, path] : o.models) {
         // By name, not a structured binding: C++20 lets a lambda capture one,
@@ -335,8 +343,8 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     std::string broker, delay, config, max_input, grace, fail_rate, log_level;
     std::vector<std::string> spaces, models;
     std::string backend, name, ca_file;
-    std::uint32_t capacity = 0, workers = 0, max_batch = 0, torch_threads = 0;
-    std::string device, batch_wait;
+    std::uint32_t capacity = 0, workers = 0, max_batch = 0, torch_threads = 0, max_context = 0;
+    std::string device, batch_wait, dtype;
     bool insecure = false, half = false;
     app.add_option("--broker", broker, "Broker agent endpoint: ws://HOST:PORT/agent or wss://HOST:PORT/agent");
     app.add_option("--space", spaces, "A space to serve, NAME=TOKEN (repeatable)");
@@ -345,13 +353,20 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
                    "mock: reply delay in seconds, SECONDS or MIN-MAX (default 1-5; 0 for benchmarks)");
     app.add_option("--fail-rate", fail_rate, "mock: chance 0.0-1.0 that a request fails with model_error");
     app.add_option("--model", models,
-                   "torch: SPACE=model.pt, the model serving SPACE; its sidecar is model.json (repeatable)");
+                   "torch: SPACE=model.pt (TorchScript; its sidecar is model.json) or SPACE=DIR (a Hugging Face "
+                   "model folder: config.json, *.safetensors, tokenizer.json), the model serving SPACE (repeatable)");
     app.add_option("--device", device, "torch: auto, cpu, cuda or cuda:N (default auto: CUDA when present)");
     app.add_flag("--half", half, "torch: run models in float16 on CUDA");
     app.add_option("--max-batch", max_batch, "torch: most requests per forward call when capacity > 1 (default 8)");
     app.add_option("--batch-wait-ms", batch_wait,
                    "torch: how long the first request waits for others to batch with (default 5)");
     app.add_option("--torch-threads", torch_threads, "torch: intra-op threads (default: libtorch's choice)");
+    app.add_option("--max-context", max_context,
+                   "torch, model folders: most tokens (prompt and answer) per request; the KV cache holds this "
+                   "many per slot (default 4096, at most the model's context)");
+    app.add_option("--dtype", dtype,
+                   "torch, model folders on CUDA: float16, bfloat16 or float32 (default: as stored; the CPU "
+                   "always computes in float32)");
     app.add_option("--capacity", capacity, "Requests in flight per space (default 1)");
     app.add_option("--workers", workers, "Inference threads (default: the sum of the spaces' capacities)");
     app.add_option("--name", name, "Agent name shown by the broker (default: host name)");
@@ -389,7 +404,7 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
         for (const auto& m : models) {
             const auto eq = m.find('=');
             if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
-                throw config_error(fmt::format("--model '{}': expected NAME=model.pt", m));
+                throw config_error(fmt::format("--model '{}': expected NAME=model.pt or NAME=MODEL_DIR", m));
             }
             o.models[m.substr(0, eq)] = m.substr(eq + 1);
         }
@@ -405,6 +420,8 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
         if (half) o.half = true;
         if (app.count("--max-batch") > 0) o.max_batch = max_batch;
         if (app.count("--torch-threads") > 0) o.torch_threads = torch_threads;
+        if (app.count("--max-context") > 0) o.max_context = max_context;
+        if (!dtype.empty()) o.dtype = dtype;
         if (!batch_wait.empty()) {
             char* end = nullptr;
             const double ms = std::strtod(batch_wait.c_str(), &end);

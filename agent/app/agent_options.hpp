@@ -30,12 +30,14 @@ struct agent_options {
     std::chrono::milliseconds delay_min{1000};
     std::chrono::milliseconds delay_max{5000};
     double fail_rate = 0.0;
-    std::map<std::string, std::string> models; // SPACE -> model.pt (torch)
+    std::map<std::string, std::string> models; // SPACE -> model.pt or a Hugging Face model folder (torch)
     std::string device = "auto";                // torch: auto, cpu, cuda, cuda:N
     bool half = false;                          // torch: float16 on CUDA
     std::uint32_t max_batch = 8;                // torch: dynamic batching
     std::chrono::milliseconds batch_wait{5};
     std::uint32_t torch_threads = 0;            // torch intra-op threads; 0 = libtorch's default
+    std::uint32_t max_context = 4096;           // torch, model folders: prompt + answer per request, at most
+    std::string dtype;                          // torch, model folders on CUDA: float16, bfloat16, float32; "" = stored
     std::uint32_t capacity = 1;
     std::uint32_t workers = 0; // 0: the sum of the spaces' capacities
     std::string ca_file;

@@ -28,6 +28,8 @@ std::unique_ptr<backend> make_backend(const agent_options& opts) {
         t.max_batch = opts.max_batch;
         t.batch_wait = opts.batch_wait;
         t.torch_threads = opts.torch_threads;
+        t.max_context = opts.max_context;
+        t.dtype = opts.dtype;
         try {
             return std::make_unique<torch_backend>(t);
         } catch (const std::runtime_error& e) {

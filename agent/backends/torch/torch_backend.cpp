@@ -3,6 +3,9 @@
 #include "backends/model/batch_collector.hpp"
 #include "backends/model/model_inputs.hpp"
 #include "backends/model/text_coalescer.hpp"
+#include "backends/hf/folder_error.hpp"
+#include "backends/model/lm_request.hpp"
+#include "backends/torch/lm/lm_engine.hpp"
 #include "backends/torch/torch_model.hpp"
 
 #include "tether/protocol/json_writer.hpp"
@@ -65,7 +68,58 @@ struct model_slot {
 
 } // namespace
 
-struct torch_backend::served_model : model_slot {};
+// A TorchScript model (model_slot), or a Hugging Face language model with
+// its engine.
+struct torch_backend::served_model : model_slot {
+    std::unique_ptr<lm::lm_engine> lm;
+    std::string lm_name; // the folder's name, announced as the model
+};
+
+namespace {
+
+std::optional<at::ScalarType> dtype_option(const std::string& d) {
+    if (d == "float16") return at::kHalf;
+    if (d == "bfloat16") return at::kBFloat16;
+    if (d == "float32") return at::kFloat;
+    return std::nullopt;
+}
+
+std::unique_ptr<lm::lm_engine> load_language_model(const std::string& space, const std::string& dir, torch::Device device,
+                                                   const torch_options& opts, std::uint32_t slots) {
+    const auto start = steady::now();
+    try {
+        auto text = std::make_shared<const text::model_text>(text::model_text::load(dir));
+        lm::lm_load_options lo;
+        lo.device = device;
+        lo.dtype = dtype_option(opts.dtype);
+        auto model = lm::load_causal_lm(dir, lo);
+        lm::lm_engine_options eo;
+        eo.slots = slots;
+        eo.max_context = opts.max_context;
+        auto engine = std::make_unique<lm::lm_engine>(std::move(model), std::move(text), eo);
+        // The warm-up, and the proof the folder runs: one greedy token.
+        lm_generation g;
+        g.prompt = {0};
+        g.max_tokens = 1;
+        g.sampling.temperature = 0;
+        g.ignore_eos = true;
+        cancellation_token none;
+        const auto warm = engine->generate(g, none, [](std::string) {});
+        if (warm.finish_reason == "error") throw model_load_error(warm.error);
+        log::info("model {} for space {}: {}; {} slot(s) of {} tokens, KV cache {:.1f} MiB, loaded in {:.0f} ms",
+                  std::filesystem::path(dir).filename().string(), space, engine->model().describe(), slots,
+                  engine->context(), static_cast<double>(engine->cache_bytes()) / (1 << 20), ms_since(start));
+        return engine;
+    } catch (const hf::folder_error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
+    } catch (const text::text_error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
+    } catch (const c10::Error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, torch_error_text(e)));
+    }
+}
+
+} // namespace
 
 torch_backend::torch_backend(const torch_options& opts) {
     if (opts.torch_threads > 0) at::set_num_threads(static_cast<int>(opts.torch_threads));
@@ -73,11 +127,19 @@ torch_backend::torch_backend(const torch_options& opts) {
     device_name_ = device.str();
     for (const auto& [space, path] : opts.models) {
         auto served = std::make_unique<served_model>();
+        const auto cap = opts.capacity.count(space) ? opts.capacity.at(space) : 1U;
+        std::error_code ec;
+        if (std::filesystem::is_directory(path, ec)) {
+            served->lm = load_language_model(space, path, device, opts, cap);
+            served->lm_name = std::filesystem::path(path).filename().string();
+            if (served->lm_name.empty()) served->lm_name = std::filesystem::path(path).parent_path().filename().string();
+            served_.emplace(space, std::move(served));
+            continue;
+        }
         const auto start = steady::now();
         served->model = std::make_unique<torch_model>(space, path, device, opts.half);
         served->model->check_against_sidecar();
         const auto& spec = served->model->spec();
-        const auto cap = opts.capacity.count(space) ? opts.capacity.at(space) : 1U;
         if (spec.batchable() && cap > 1 && opts.max_batch > 1) {
             torch_model* m = served->model.get();
             served->batcher = std::make_unique<batch_collector<torch::Tensor, torch::Tensor>>(
@@ -103,6 +165,7 @@ torch_backend::~torch_backend() = default;
 std::vector<std::string> torch_backend::models(const std::string& space) const {
     auto it = served_.find(space);
     if (it == served_.end()) return {};
+    if (it->second->lm) return {it->second->lm_name};
     return {it->second->model->spec().name};
 }
 
@@ -147,6 +210,52 @@ void generate(torch_model& model, const job& j, cancellation_token& cancel, resu
     c.output = coalescer.text();
     protocol::json_writer w;
     w.begin_object().key("tokens").value(static_cast<std::uint64_t>(produced)).end_object();
+    c.extra_json = w.take();
+    c.inference_ms = ms_since(start);
+    sink.completed(std::move(c));
+}
+
+void write_logprob(protocol::json_writer& w, const lm::lm_token_logprob& lp, bool with_top) {
+    w.begin_object().key("token").value(lp.text).key("logprob").value(static_cast<double>(lp.logprob));
+    w.key("bytes").begin_array();
+    for (unsigned char c : lp.text) w.value(static_cast<std::uint64_t>(c));
+    w.end_array();
+    if (with_top) {
+        w.key("top_logprobs").begin_array();
+        for (const auto& t : lp.top) write_logprob(w, t, false);
+        w.end_array();
+    }
+    w.end_object();
+}
+
+void generate_lm(lm::lm_engine& engine, const job& j, cancellation_token& cancel, result_sink& sink) {
+    lm_request_limits limits;
+    limits.context = static_cast<std::uint32_t>(engine.context());
+    auto prep = prepare_lm_generation(j, engine.text(), limits, random_seed());
+    if (!prep.ok()) return sink.failed(prep.error.code, prep.error.message);
+    const auto start = steady::now();
+    auto out = engine.generate(*prep.value, cancel, [&sink](std::string d) { sink.delta(std::move(d)); });
+    if (out.finish_reason == "cancelled") return; // the broker has dropped the request
+    if (out.finish_reason == "error") return sink.failed("model_error", out.error);
+    protocol::json_writer w;
+    w.begin_object().key("finish_reason").value(out.finish_reason);
+    w.key("usage").begin_object()
+        .key("prompt_tokens").value(static_cast<std::uint64_t>(out.prompt_tokens))
+        .key("completion_tokens").value(static_cast<std::uint64_t>(out.completion_tokens))
+        .key("total_tokens").value(static_cast<std::uint64_t>(out.prompt_tokens + out.completion_tokens))
+        .end_object();
+    w.key("metrics").begin_object()
+        .key("time_to_first_token_ms").value(out.time_to_first_token_ms)
+        .key("tokens_per_s").value(out.decode_tokens_per_s)
+        .end_object();
+    if (prep.value->logprobs) {
+        w.key("logprobs").begin_array();
+        for (const auto& lp : out.logprobs) write_logprob(w, lp, true);
+        w.end_array();
+    }
+    w.end_object();
+    completion c;
+    c.output = std::move(out.text);
     c.extra_json = w.take();
     c.inference_ms = ms_since(start);
     sink.completed(std::move(c));
@@ -291,6 +400,14 @@ void torch_backend::run(const job& j, cancellation_token& cancel, result_sink& s
     auto it = served_.find(j.space);
     if (it == served_.end()) return sink.failed("model_error", fmt::format("no model serves space {}", j.space));
     served_model& m = *it->second;
+    if (m.lm) {
+        sink.processing();
+        try {
+            return generate_lm(*m.lm, j, cancel, sink);
+        } catch (const std::exception& e) {
+            return sink.failed("model_error", fmt::format("model {}: {}", m.lm_name, torch_error_text(e)));
+        }
+    }
     const auto& spec = m.model->spec();
     sink.processing();
     try {

@@ -16,13 +16,15 @@
 namespace tether::agent {
 
 struct torch_options {
-    std::map<std::string, std::string> models; // space -> model.pt
+    std::map<std::string, std::string> models; // space -> model.pt, or a Hugging Face model folder
     std::map<std::string, std::uint32_t> capacity; // space -> requests in flight (batching when > 1)
     std::string device = "auto";
     bool half = false;
     std::uint32_t max_batch = 8;
     std::chrono::milliseconds batch_wait{5};
     std::uint32_t torch_threads = 0;
+    std::uint32_t max_context = 4096; // model folders: tokens per slot
+    std::string dtype;                // model folders on CUDA: float16, bfloat16, float32; "" = stored
 };
 
 struct torch_batch_stats {

@@ -36,7 +36,8 @@ std::string causal_lm::describe() const {
     return fmt::format("{}, {} layers, hidden {}, {} heads ({} kv) of {}, vocabulary {}, context {}, {} stored, "
                        "computed in {} on {}",
                        c.model_type, c.num_layers, c.hidden_size, c.num_heads, c.num_kv_heads, c.head_dim,
-                       c.vocab_size, c.max_position, stored_, c10::toString(dtype_), device_.str());
+                       c.vocab_size, c.max_position, stored_,
+                       dtype_ == at::kHalf ? "float16" : dtype_ == at::kBFloat16 ? "bfloat16" : "float32", device_.str());
 }
 
 namespace {
