@@ -67,6 +67,7 @@ std::optional<unsigned> byte_token(const std::string& t) {
 class byte_fallback final : public decoder {
   public:
     bool groups_byte_tokens() const override { return true; }
+    bool reaches_as_byte(const std::string& token) const override { return byte_token(token).has_value(); }
     void decode_chain(std::vector<std::string>& tokens) const override {
         std::vector<std::string> out;
         std::string pending;
@@ -251,12 +252,32 @@ class sequence final : public decoder {
     bool groups_byte_tokens() const override {
         return std::any_of(parts_.begin(), parts_.end(), [](const auto& d) { return d->groups_byte_tokens(); });
     }
+    // Follows the token through the steps before the grouping one, as the
+    // first token and as a later one (Metaspace treats them differently).
+    bool reaches_as_byte(const std::string& token) const override {
+        for (const bool first : {true, false}) {
+            std::vector<std::string> cur = first ? std::vector<std::string>{token} : std::vector<std::string>{"a", token};
+            for (const auto& d : parts_) {
+                if (cur.size() != (first ? 1U : 2U)) break;
+                if (d->groups_byte_tokens()) {
+                    if (d->reaches_as_byte(cur.back())) return true;
+                    break;
+                }
+                d->decode_chain(cur);
+            }
+        }
+        return false;
+    }
 
   private:
     std::vector<std::unique_ptr<decoder>> parts_;
 };
 
 } // namespace
+
+bool decoder::reaches_as_byte(const std::string&) const {
+    return false;
+}
 
 std::string decoder::decode(std::vector<std::string> tokens) const {
     decode_chain(tokens);

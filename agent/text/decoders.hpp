@@ -20,6 +20,9 @@ class decoder {
     // ByteFallback is in the chain: a run of <0xXX> tokens becomes text only
     // as a whole (valid UTF-8, or one U+FFFD per byte), so a stream must hold it.
     virtual bool groups_byte_tokens() const { return false; }
+    // `token`, alone, arrives at the ByteFallback step as a byte token (the
+    // steps before it, such as Replace, may make one of another string).
+    virtual bool reaches_as_byte(const std::string& token) const;
 };
 
 std::unique_ptr<decoder> make_decoder(const json_view& j);

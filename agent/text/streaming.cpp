@@ -45,11 +45,12 @@ std::string incremental_decoder::push(token_id id) {
     // A run of fallback bytes is decided only when it ends; an id the
     // decoder never sees (a skipped special token, an unknown id) does not
     // end it.
-    if (tok_->is_fallback_byte(id)) {
+    const bool shown = tok_->is_shown(id, skip_special_);
+    if (shown && tok_->is_fallback_byte(id)) {
         in_byte_run_ = true;
         return {};
     }
-    if ((skip_special_ && tok_->is_special(id)) || !tok_->id_to_token(id)) {
+    if (!shown) {
         if (in_byte_run_) return {};
     } else {
         in_byte_run_ = false;

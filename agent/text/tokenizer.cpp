@@ -60,12 +60,13 @@ tokenizer tokenizer::from_json(std::string_view json, const std::string& label, 
     }
     t.added_->add(added, *t.model_, t.normalizer_.get());
     if (t.decoder_ && t.decoder_->groups_byte_tokens()) {
-        for (unsigned b = 0; b < 256; ++b) {
-            char name[8];
-            std::snprintf(name, sizeof name, "<0x%02X>", b);
-            if (auto id = t.model_->token_to_id(name); id && !t.added_->token(*id)) t.fallback_bytes_.push_back(*id);
-        }
-        std::sort(t.fallback_bytes_.begin(), t.fallback_bytes_.end());
+        // Every id whose string the ByteFallback step takes for a byte,
+        // whatever else the vocabulary calls it (an added token "<0x25>", a
+        // lowercase "<0xe4>", a string a Replace step turns into one).
+        const std::size_t n = t.vocab_size();
+        for (std::size_t id = 0; id < n; ++id)
+            if (auto s = t.id_to_token(static_cast<token_id>(id)); s && t.decoder_->reaches_as_byte(*s))
+                t.fallback_bytes_.push_back(static_cast<token_id>(id));
     }
     return t;
 }
@@ -127,6 +128,10 @@ std::optional<std::string> tokenizer::id_to_token(token_id id) const {
 
 bool tokenizer::is_fallback_byte(token_id id) const {
     return std::binary_search(fallback_bytes_.begin(), fallback_bytes_.end(), id);
+}
+
+bool tokenizer::is_shown(token_id id, bool skip_special_tokens) const {
+    return !id_strings(std::span<const token_id>(&id, 1), skip_special_tokens).empty();
 }
 
 bool tokenizer::is_special(token_id id) const {

@@ -52,6 +52,9 @@ class tokenizer {
     bool is_special(token_id id) const;
     // A byte token (<0xXX>) the decoder's ByteFallback joins with its neighbours.
     bool is_fallback_byte(token_id id) const;
+    // decode passes the id's string to the decoder (a known id, and not a
+    // special one being skipped: decided by its text, as decode does).
+    bool is_shown(token_id id, bool skip_special_tokens) const;
     // Ids: the model's vocabulary plus the added tokens not in it.
     std::size_t vocab_size() const;
     // Ids the post-processor adds around one sequence.

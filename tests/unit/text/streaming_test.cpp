@@ -144,6 +144,38 @@ TEST_CASE("Metaspace and Strip decoders neither lose nor double the leading spac
     }
 }
 
+TEST_CASE("byte tokens under other names are held as the decoder groups them", "[text][streaming]") {
+    // ByteFallback takes any "<0xXX>" string for a byte, whatever gave it:
+    // an added token, lowercase hex, a Replace step before it. (The fuzzer
+    // found a stream that showed "%i" where decoding whole gave U+FFFDs.)
+    const std::string json = R"({"version":"1.0","truncation":null,"padding":null,
+      "added_tokens":[{"id":5,"content":"<0x25>","single_word":false,"lstrip":false,"rstrip":false,
+                       "normalized":false,"special":false},
+                      {"id":6,"content":"<s>","single_word":false,"lstrip":false,"rstrip":false,
+                       "normalized":false,"special":true}],
+      "normalizer":null,"pre_tokenizer":null,"post_processor":null,
+      "decoder":{"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"#"},"content":"<0xC3>"},
+                                               {"type":"ByteFallback"},{"type":"Fuse"}]},
+      "model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,
+               "end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":true,"ignore_merges":false,
+               "vocab":{"a":0,"i":1,"<0x69>":2,"<0xa9>":3,"#":4},"merges":[]}})";
+    const auto tok = tokenizer::from_json(json, "tokenizer.json");
+    for (token_id id : {2U, 3U, 4U, 5U}) CHECK(tok.is_fallback_byte(id));
+    CHECK_FALSE(tok.is_fallback_byte(0));
+    CHECK_FALSE(tok.is_fallback_byte(6));
+    const std::vector<std::vector<token_id>> cases = {
+        {5, 2, 4, 4, 0},       // "%i" then two bad bytes: all four U+FFFD
+        {5, 2, 4, 3, 1},       // "%i" + C3 A9 ("é"): valid, shown as text
+        {5, 6, 2, 4, 6, 3, 0}, // special tokens inside the run, shown or skipped
+        {0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1},
+    };
+    std::size_t failures = 0;
+    for (const auto& ids : cases)
+        for (const bool skip : {false, true}) (void)stream_and_check(tok, ids, skip, failures);
+    CHECK(failures == 0);
+    CHECK(tok.decode(std::vector<token_id>{5, 2, 4, 3}, false) == "%i\xC3\xA9");
+}
+
 namespace {
 
 std::vector<std::size_t> boundaries(const std::string& s) {
