@@ -93,6 +93,14 @@ class backend {
     virtual std::string name() const = 0;
     // Model names announced at register for `space` (may be empty).
     virtual std::vector<std::string> models(const std::string& space) const = 0;
+    // What the broker shows of a language model behind `space` (the OpenAI
+    // API's model list, the page's chat view); nullopt for other models.
+    struct model_card {
+        std::string name;
+        std::uint32_t context_length = 0;
+        bool chat = false; // has a chat template
+    };
+    virtual std::optional<model_card> card(const std::string& /*space*/) const { return std::nullopt; }
     // Runs one job to its end on the calling (worker) thread. Must finish with
     // exactly one of sink.completed / sink.failed, and should return soon after
     // `cancel` is set (a cancelled job's reports are dropped anyway).

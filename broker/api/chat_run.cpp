@@ -6,13 +6,14 @@ namespace tether::broker::api {
 
 namespace http = boost::beast::http;
 
-chat_run::chat_run(core_access& core, const uuid& id, completion_ids ids, bool stream, std::vector<std::string> stop,
+chat_run::chat_run(core_access& core, const uuid& id, completion_ids ids, const chat_request& request,
                    std::shared_ptr<net::http_exchange> ex)
-    : core_(core), id_(id), ids_(std::move(ids)), stream_(stream), ex_(std::move(ex)), filter_(std::move(stop)) {
+    : core_(core), id_(id), ids_(std::move(ids)), api_(request.api), stream_(request.stream),
+      include_usage_(request.include_usage), ex_(std::move(ex)), filter_(request.stop) {
     if (stream_) {
         out_ = std::make_shared<net::sse_channel>();
         // The role comes first, as OpenAI sends it, so the client sees progress at once.
-        out_->push(sse_data(chunk_json(ids_, "assistant", "", std::nullopt)));
+        if (api_ == openai_api::chat) out_->push(sse_data(chunk_json(ids_, "assistant", "", std::nullopt)));
     }
 }
 
@@ -55,7 +56,7 @@ void chat_run::on_event(const request_event& e) {
         received_ += text;
         emit(filter_.push(text));
         // A stop sequence completes the answer; the agent may go on.
-        if (filter_.stopped()) finish_ok("stop", "");
+        if (filter_.stopped()) finish_ok("stop", "", "");
         return;
     }
     if (e.type == "completed") {
@@ -68,7 +69,7 @@ void chat_run::on_event(const request_event& e) {
         emit(filter_.push(rest));
         emit(filter_.finish());
         auto reason = filter_.stopped() || result.finish_reason.empty() ? std::string("stop") : result.finish_reason;
-        finish_ok(reason, result.usage_json);
+        finish_ok(reason, result.usage_json, result.logprobs_json);
         return;
     }
     if (e.type == "failed" || e.type == "timeout" || e.type == "cancelled") {
@@ -80,19 +81,27 @@ void chat_run::on_event(const request_event& e) {
 
 void chat_run::emit(const std::string& text) {
     if (text.empty()) return;
-    if (stream_) out_->push(sse_data(chunk_json(ids_, std::nullopt, text, std::nullopt)));
-    else content_ += text;
+    if (!stream_) content_ += text;
+    else if (api_ == openai_api::chat) out_->push(sse_data(chunk_json(ids_, std::nullopt, text, std::nullopt)));
+    else out_->push(sse_data(text_chunk_json(ids_, text, std::nullopt)));
 }
 
-void chat_run::finish_ok(std::string_view finish_reason, std::string_view usage_json) {
+void chat_run::finish_ok(std::string_view finish_reason, std::string_view usage_json, std::string_view logprobs_json) {
     answered_ = true;
     if (stream_) {
-        out_->push(sse_data(chunk_json(ids_, std::nullopt, std::nullopt, finish_reason)));
+        // The log-probabilities come with the last chunk: the agent reports them at the end.
+        if (api_ == openai_api::chat)
+            out_->push(sse_data(chunk_json(ids_, std::nullopt, std::nullopt, finish_reason, logprobs_json)));
+        else
+            out_->push(sse_data(text_chunk_json(ids_, "", finish_reason, logprobs_json)));
+        if (include_usage_) out_->push(sse_data(usage_chunk_json(ids_, api_, usage_json)));
         out_->push("data: [DONE]\n\n");
         out_->finish();
         return;
     }
-    answer(json_response(http::status::ok, completion_json(ids_, content_, finish_reason, usage_json)));
+    answer(json_response(http::status::ok, api_ == openai_api::chat
+                                                ? completion_json(ids_, content_, finish_reason, usage_json, logprobs_json)
+                                                : text_completion_json(ids_, content_, finish_reason, usage_json, logprobs_json)));
 }
 
 void chat_run::fail(std::string_view state, std::string_view code, std::string_view message) {

@@ -1,8 +1,9 @@
 #pragma once
-// One chat completion in flight: observes its Tether request's events (from
-// core_access::submit_observed, on the core strand) and turns them into an
-// OpenAI answer, either one chat.completion or a stream of
-// chat.completion.chunk frames ending in `data: [DONE]`. Applies `stop`
+// One OpenAI completion in flight (/v1/chat/completions or /v1/completions):
+// observes its Tether request's events (from core_access::submit_observed,
+// on the core strand) and turns them into an OpenAI answer, either one
+// chat.completion / text_completion or a stream of chunks ending in
+// `data: [DONE]` (with a usage chunk before it when asked). Applies `stop`
 // sequences. Answers only once the request is durable. Keeps no request
 // state the core does not already have.
 
@@ -23,7 +24,8 @@ namespace tether::broker::api {
 
 class chat_run : public std::enable_shared_from_this<chat_run> {
   public:
-    chat_run(core_access& core, const uuid& id, completion_ids ids, bool stream, std::vector<std::string> stop,
+    // `request`: its api, stream, include_usage, logprobs and stop are used.
+    chat_run(core_access& core, const uuid& id, completion_ids ids, const chat_request& request,
              std::shared_ptr<net::http_exchange> ex);
 
     // One event of the request (core strand).
@@ -38,14 +40,16 @@ class chat_run : public std::enable_shared_from_this<chat_run> {
 
   private:
     void emit(const std::string& text);
-    void finish_ok(std::string_view finish_reason, std::string_view usage_json);
+    void finish_ok(std::string_view finish_reason, std::string_view usage_json, std::string_view logprobs_json);
     void fail(std::string_view state, std::string_view code, std::string_view message);
     void answer(net::string_response res); // now if durable, else once durable
 
     core_access& core_;
     const uuid id_;
     const completion_ids ids_;
+    const openai_api api_;
     const bool stream_;
+    const bool include_usage_;
     std::shared_ptr<net::http_exchange> ex_;
 
     std::mutex mutex_;

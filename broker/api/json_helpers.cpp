@@ -90,6 +90,15 @@ void write_space(protocol::json_writer& w, const space_view& s) {
     w.key("draining").value(s.draining);
     w.key("timeout_s").value(s.config.timeout_s);
     w.key("queue_limit").value(s.config.queue_limit);
+    // What the connected agent said of its model: the page offers a chat to one with a template.
+    w.key("model");
+    if (s.model) {
+        w.begin_object().key("name").value(s.model->name);
+        w.key("context_length").value(std::uint64_t{s.model->context_length});
+        w.key("chat").value(s.model->chat).end_object();
+    } else {
+        w.null();
+    }
     w.end_object();
 }
 

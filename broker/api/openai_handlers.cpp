@@ -1,5 +1,5 @@
-// The OpenAI-compatible API: GET /v1/models[/{model}] and POST
-// /v1/chat/completions (plain and streamed). A chat completion is an ordinary
+// The OpenAI-compatible API: GET /v1/models[/{model}], POST
+// /v1/chat/completions and POST /v1/completions (plain and streamed). A chat completion is an ordinary
 // Tether request (same queue, deadline and store); this file translates the
 // request in and the request's events out. Errors use OpenAI's shape.
 #include "api/api_handler.hpp"
@@ -40,12 +40,20 @@ openai_error model_not_found(std::string_view model) {
                         "invalid_request_error", "model", "model_not_found"};
 }
 
-// Spaces that take a prompt are the models a chat can use.
-std::vector<std::string> chat_models(api_services& s) {
+// Spaces that take a prompt are the models a chat can use; what their agent
+// announced of its model (name, context) comes along.
+std::vector<model_entry> chat_models(api_services& s) {
     auto spaces = s.core.call([](broker_core& c) { return c.list_spaces(); });
-    std::vector<std::string> out;
-    for (const auto& sp : spaces)
-        if ((sp.config.features & feature_prompt) != 0) out.push_back(sp.config.name);
+    std::vector<model_entry> out;
+    for (const auto& sp : spaces) {
+        if ((sp.config.features & feature_prompt) == 0) continue;
+        model_entry m{sp.config.name, {}, 0};
+        if (sp.model) {
+            m.root = sp.model->name;
+            m.max_model_len = sp.model->context_length;
+        }
+        out.push_back(std::move(m));
+    }
     return out;
 }
 
@@ -56,16 +64,18 @@ void list_models(api_services& s, api_call& call) {
 
 void get_model(api_services& s, api_call& call) {
     if (!require_caller(call)) return;
-    auto models = chat_models(s);
-    if (std::find(models.begin(), models.end(), call.params[0]) == models.end())
-        return call.reply(openai_error_response(model_not_found(call.params[0])));
-    call.reply(json_response(http::status::ok, model_json(call.params[0], 0)));
+    for (const auto& m : chat_models(s))
+        if (m.id == call.params[0]) return call.reply(json_response(http::status::ok, model_json(m, 0)));
+    call.reply(openai_error_response(model_not_found(call.params[0])));
 }
 
-void chat_completions(api_services& s, api_call& call) {
+// POST /v1/chat/completions and /v1/completions: an ordinary request whose
+// events chat_run turns into the endpoint's answer.
+void openai_completion(api_services& s, api_call& call, openai_api api) {
     if (!require_caller(call)) return;
     openai_error err;
-    auto chat = parse_chat_request(call.req.msg.body(), err);
+    auto chat = api == openai_api::chat ? parse_chat_request(call.req.msg.body(), err)
+                                        : parse_completion_request(call.req.msg.body(), err);
     if (!chat) return call.reply(openai_error_response(err));
     if (s.draining->load())
         return call.reply(openai_error_response(
@@ -93,8 +103,9 @@ void chat_completions(api_services& s, api_call& call) {
     r.prompt = chat->prompt;
     r.params_json = chat->params_json;
     r.messages_json = chat->messages_json;
-    completion_ids ids{"chatcmpl-" + r.id.to_string(), unix_seconds(std::chrono::system_clock::now()), chat->model};
-    auto run = std::make_shared<chat_run>(s.core, r.id, std::move(ids), chat->stream, chat->stop, call.ex);
+    completion_ids ids{(api == openai_api::chat ? "chatcmpl-" : "cmpl-") + r.id.to_string(),
+                       unix_seconds(std::chrono::system_clock::now()), chat->model};
+    auto run = std::make_shared<chat_run>(s.core, r.id, std::move(ids), *chat, call.ex);
     if (run->stream_channel() && s.streams != nullptr) s.streams->add(call.who, run->stream_channel(), write_revoked_openai);
     s.core.submit_observed(std::move(r), [run](const request_event& e) { run->on_event(e); },
                            [run](submit_outcome o, bool durable) {
@@ -123,6 +134,14 @@ void chat_completions(api_services& s, api_call& call) {
     });
 }
 
+void chat_completions(api_services& s, api_call& call) {
+    openai_completion(s, call, openai_api::chat);
+}
+
+void completions(api_services& s, api_call& call) {
+    openai_completion(s, call, openai_api::completions);
+}
+
 } // namespace
 
 void add_openai_routes(router& r) {
@@ -132,6 +151,7 @@ void add_openai_routes(router& r) {
     // Never blocks (the space's config comes from the core's copy, the answer
     // from the request's events): runs on the io thread when the key is cached.
     r.add_non_blocking(http::verb::post, "/v1/chat/completions", access::anyone, chat_completions);
+    r.add_non_blocking(http::verb::post, "/v1/completions", access::anyone, completions);
 }
 
 } // namespace tether::broker::api

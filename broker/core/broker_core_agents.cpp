@@ -82,6 +82,7 @@ broker_core::register_agent(agent_conn_id conn, const protocol::register_frame& 
         agent_state& a = *agents_.at(conn);
         s->holder = conn;
         a.slots[reg.space].capacity = std::clamp<std::uint32_t>(reg.capacity, 1, limits_.max_capacity);
+        a.slots[reg.space].model = reg.model;
         reply.spaces.push_back(protocol::space_status{reg.space, true, std::nullopt});
         accepted.push_back(reg.space);
     }

@@ -35,6 +35,7 @@ std::optional<space_view> broker_core::view_space(std::string_view name) const {
         if (auto sl = a.slots.find(name); sl != a.slots.end()) {
             v.capacity = sl->second.capacity;
             v.in_flight = sl->second.held.size();
+            v.model = sl->second.model;
         }
     }
     return v;

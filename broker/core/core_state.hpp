@@ -22,6 +22,7 @@ struct broker_core::entry {
 struct broker_core::slot {
     std::uint32_t capacity = 1;
     std::vector<uuid> held; // in dispatch order
+    std::optional<protocol::model_info> model; // what the agent said of its model
 };
 
 struct broker_core::space_state {

@@ -60,6 +60,7 @@ struct space_view {
     std::size_t in_flight = 0;  // held by the current agent connection
     std::uint32_t capacity = 0; // slots of the current agent connection
     bool draining = false;
+    std::optional<protocol::model_info> model; // what the current agent said of its model
 };
 
 // One connected agent, for the admin page.

@@ -40,13 +40,22 @@ maybe_error read_register(field_reader& top, register_frame& f) {
             if (auto err = r.string("space", presence::required, s.space)) return err;
             if (auto err = r.string("token", presence::required, s.token)) return err;
             if (auto err = r.uint32("capacity", presence::optional, 1, max_capacity, s.capacity)) return err;
-            return r.array("models", presence::optional, limits.max_spaces, false,
-                           [&](od::value& m, const std::string& model_path) {
-                               std::string name;
-                               auto err = detail::read_string(m, model_path, name);
-                               if (!err) s.models.push_back(std::move(name));
-                               return err;
-                           });
+            if (auto err = r.array("models", presence::optional, limits.max_spaces, false,
+                                   [&](od::value& m, const std::string& model_path) {
+                                       std::string name;
+                                       auto err = detail::read_string(m, model_path, name);
+                                       if (!err) s.models.push_back(std::move(name));
+                                       return err;
+                                   }))
+                return err;
+            return r.object("model", presence::optional, [&](field_reader& m) -> maybe_error {
+                model_info info;
+                if (auto err = m.string("name", presence::required, info.name)) return err;
+                if (auto err = m.uint32("context_length", presence::optional, 0, 1U << 31, info.context_length)) return err;
+                if (auto err = m.boolean("chat", presence::optional, info.chat)) return err;
+                s.model = std::move(info);
+                return std::nullopt;
+            });
         });
         if (!err) f.spaces.push_back(std::move(s));
         return err;
@@ -182,7 +191,13 @@ std::string encode(const register_frame& f) {
         w.key("models").begin_array();
         for (const auto& m : s.models)
             w.value(m);
-        w.end_array().end_object();
+        w.end_array();
+        if (s.model) {
+            w.key("model").begin_object().key("name").value(s.model->name);
+            w.key("context_length").value(std::uint64_t{s.model->context_length});
+            w.key("chat").value(s.model->chat).end_object();
+        }
+        w.end_object();
     }
     w.end_array().end_object();
     return w.take();

@@ -169,6 +169,13 @@ std::vector<std::string> torch_backend::models(const std::string& space) const {
     return {it->second->model->spec().name};
 }
 
+std::optional<backend::model_card> torch_backend::card(const std::string& space) const {
+    auto it = served_.find(space);
+    if (it == served_.end() || !it->second->lm) return std::nullopt;
+    const auto& e = *it->second->lm;
+    return model_card{it->second->lm_name, static_cast<std::uint32_t>(e.context()), e.text().chat() != nullptr};
+}
+
 std::string torch_backend::device_name() const { return device_name_; }
 
 torch_batch_stats torch_backend::batch_stats(const std::string& space) const {

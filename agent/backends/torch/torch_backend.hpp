@@ -41,6 +41,7 @@ class torch_backend final : public backend {
 
     std::string name() const override { return "torch"; }
     std::vector<std::string> models(const std::string& space) const override;
+    std::optional<model_card> card(const std::string& space) const override;
     void run(const job& j, cancellation_token& cancel, result_sink& sink) override;
 
     std::string device_name() const;

@@ -130,7 +130,7 @@ struct core_fixture {
         protocol::register_frame f;
         f.agent = {"gpu-box", "0.1.0", instance};
         for (const auto& s : spaces) {
-            f.spaces.push_back({s, token_for(s), capacity, {}});
+            f.spaces.push_back({s, token_for(s), capacity, {}, std::nullopt});
         }
         return f;
     }

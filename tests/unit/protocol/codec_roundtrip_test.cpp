@@ -31,8 +31,8 @@ template <typename T> T broker_roundtrip(const T& frame) {
 TEST_CASE("a register frame with several spaces survives encode and parse", "[codec]") {
     register_frame f;
     f.agent = {"gpu-box-1", "0.1.0", "5f0c2a"};
-    f.spaces.push_back({"MySpace", "tok-1", 4, {"tiny-lm", "other"}});
-    f.spaces.push_back({"Second", "tok \"2\"", 1, {}});
+    f.spaces.push_back({"MySpace", "tok-1", 4, {"tiny-lm", "other"}, model_info{"tiny-llama", 2048, true}});
+    f.spaces.push_back({"Second", "tok \"2\"", 1, {}, std::nullopt});
     CHECK(agent_roundtrip(f) == f);
 }
 
@@ -40,7 +40,7 @@ TEST_CASE("a register frame with an unsupported protocol still parses so the bro
     register_frame f;
     f.protocol = 7;
     f.agent.name = "a";
-    f.spaces.push_back({"S", "t", 1, {}});
+    f.spaces.push_back({"S", "t", 1, {}, std::nullopt});
     const auto back = agent_roundtrip(f);
     CHECK(back.protocol == 7);
     CHECK(back == f);

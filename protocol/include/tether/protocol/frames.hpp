@@ -53,11 +53,21 @@ struct agent_info {
     friend bool operator==(const agent_info&, const agent_info&) = default;
 };
 
+// What an agent says of the model behind a space (optional): its name, how
+// many tokens it takes (prompt and answer), whether it has a chat template.
+struct model_info {
+    std::string name;
+    std::uint32_t context_length = 0; // 0: not a language model, or not known
+    bool chat = false;
+    friend bool operator==(const model_info&, const model_info&) = default;
+};
+
 struct space_registration {
     std::string space;
     std::string token;
     std::uint32_t capacity = 1;
     std::vector<std::string> models;
+    std::optional<model_info> model;
     friend bool operator==(const space_registration&, const space_registration&) = default;
 };
 
