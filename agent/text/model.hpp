@@ -25,6 +25,8 @@ class model {
     virtual std::optional<std::string_view> id_to_token(token_id id) const = 0;
     // Entries in the vocabulary (what the reference's get_vocab_size says).
     virtual std::size_t vocab_size() const = 0;
+    // One past the highest id (ids need not be dense: a vocabulary may skip some).
+    virtual std::size_t id_bound() const { return vocab_size(); }
 };
 
 // Limits on what a tokenizer.json may hold, checked while loading.

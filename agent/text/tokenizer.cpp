@@ -63,7 +63,8 @@ tokenizer tokenizer::from_json(std::string_view json, const std::string& label, 
         // Every id whose string the ByteFallback step takes for a byte,
         // whatever else the vocabulary calls it (an added token "<0x25>", a
         // lowercase "<0xe4>", a string a Replace step turns into one).
-        const std::size_t n = t.vocab_size();
+        std::size_t n = t.model_->id_bound();
+        if (auto top = t.added_->max_id(); top && *top + 1 > n) n = *top + 1;
         for (std::size_t id = 0; id < n; ++id)
             if (auto s = t.id_to_token(static_cast<token_id>(id)); s && t.decoder_->reaches_as_byte(*s))
                 t.fallback_bytes_.push_back(static_cast<token_id>(id));

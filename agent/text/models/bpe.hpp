@@ -38,6 +38,7 @@ class bpe final : public model {
     std::optional<token_id> token_to_id(std::string_view token) const override { return vocab_.find(token); }
     std::optional<std::string_view> id_to_token(token_id id) const override;
     std::size_t vocab_size() const override { return vocab_.size(); }
+    std::size_t id_bound() const override { return vocab_r_.size(); }
 
   private:
     struct merge_entry {

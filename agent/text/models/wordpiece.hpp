@@ -19,6 +19,7 @@ class vocabulary {
     std::optional<token_id> find(std::string_view token) const { return table_.find(token); }
     std::optional<std::string_view> token(token_id id) const;
     std::size_t size() const { return table_.size(); }
+    std::size_t id_bound() const { return by_id_.size(); }
 
   private:
     string_table table_;
@@ -33,6 +34,7 @@ class wordpiece final : public model {
     std::optional<token_id> token_to_id(std::string_view t) const override { return vocab_.find(t); }
     std::optional<std::string_view> id_to_token(token_id id) const override { return vocab_.token(id); }
     std::size_t vocab_size() const override { return vocab_.size(); }
+    std::size_t id_bound() const override { return vocab_.id_bound(); }
 
   private:
     token_id unk_id() const;
@@ -49,6 +51,7 @@ class wordlevel final : public model {
     std::optional<token_id> token_to_id(std::string_view t) const override { return vocab_.find(t); }
     std::optional<std::string_view> id_to_token(token_id id) const override { return vocab_.token(id); }
     std::size_t vocab_size() const override { return vocab_.size(); }
+    std::size_t id_bound() const override { return vocab_.id_bound(); }
 
   private:
     vocabulary vocab_;

@@ -146,8 +146,9 @@ TEST_CASE("Metaspace and Strip decoders neither lose nor double the leading spac
 
 TEST_CASE("byte tokens under other names are held as the decoder groups them", "[text][streaming]") {
     // ByteFallback takes any "<0xXX>" string for a byte, whatever gave it:
-    // an added token, lowercase hex, a Replace step before it. (The fuzzer
-    // found a stream that showed "%i" where decoding whole gave U+FFFDs.)
+    // an added token, lowercase hex, a Replace step before it, an id past
+    // the count of a vocabulary that skips some. (The fuzzer found streams
+    // that showed "%i" where decoding whole gave U+FFFDs, and the reverse.)
     const std::string json = R"({"version":"1.0","truncation":null,"padding":null,
       "added_tokens":[{"id":5,"content":"<0x25>","single_word":false,"lstrip":false,"rstrip":false,
                        "normalized":false,"special":false},
@@ -158,22 +159,26 @@ TEST_CASE("byte tokens under other names are held as the decoder groups them", "
                                                {"type":"ByteFallback"},{"type":"Fuse"}]},
       "model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,
                "end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":true,"ignore_merges":false,
-               "vocab":{"a":0,"i":1,"<0x69>":2,"<0xa9>":3,"#":4},"merges":[]}})";
+               "vocab":{"a":0,"i":1,"<0x69>":2,"<0xa9>":3,"#":4,"<0xF0>":40},"merges":[]}})";
     const auto tok = tokenizer::from_json(json, "tokenizer.json");
-    for (token_id id : {2U, 3U, 4U, 5U}) CHECK(tok.is_fallback_byte(id));
+    // (Added tokens take their ids as the reference gives them: after the
+    // vocabulary's count, whatever the file says.)
+    const token_id pct = tok.token_to_id("<0x25>").value(), bos = tok.token_to_id("<s>").value();
+    for (token_id id : {2U, 3U, 4U, pct, 40U}) CHECK(tok.is_fallback_byte(id));
     CHECK_FALSE(tok.is_fallback_byte(0));
-    CHECK_FALSE(tok.is_fallback_byte(6));
+    CHECK_FALSE(tok.is_fallback_byte(bos));
     const std::vector<std::vector<token_id>> cases = {
-        {5, 2, 4, 4, 0},       // "%i" then two bad bytes: all four U+FFFD
-        {5, 2, 4, 3, 1},       // "%i" + C3 A9 ("é"): valid, shown as text
-        {5, 6, 2, 4, 6, 3, 0}, // special tokens inside the run, shown or skipped
+        {pct, 2, 4, 4, 0},           // "%i" then two bad bytes: all four U+FFFD
+        {pct, 2, 4, 3, 1},           // "%i" + C3 A9 ("é"): valid, shown as text
+        {pct, bos, 2, 4, bos, 3, 0}, // special tokens inside the run, shown or skipped
         {0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1},
+        {2, 2, 40, 1, 2, 40, 2, 0}, // a lone F0 between valid bytes
     };
     std::size_t failures = 0;
     for (const auto& ids : cases)
         for (const bool skip : {false, true}) (void)stream_and_check(tok, ids, skip, failures);
     CHECK(failures == 0);
-    CHECK(tok.decode(std::vector<token_id>{5, 2, 4, 3}, false) == "%i\xC3\xA9");
+    CHECK(tok.decode(std::vector<token_id>{pct, 2, 4, 3}, false) == "%i\xC3\xA9");
 }
 
 namespace {
