@@ -376,6 +376,17 @@ bool agent_client::send_completed(const std::string& request_id, const std::stri
     return send_text(protocol::encode(f));
 }
 
+bool agent_client::send_completed_json(const std::string& request_id, const std::string& output,
+                                       const std::string& result_json) {
+    protocol::inference_result_frame f;
+    f.request_id = request_id;
+    f.status = protocol::result_status::completed;
+    f.output = output;
+    f.inference_ms = 5.0;
+    f.result_json = result_json;
+    return send_text(protocol::encode(f));
+}
+
 bool agent_client::send_failed(const std::string& request_id, const std::string& code, const std::string& message) {
     protocol::inference_result_frame f;
     f.request_id = request_id;

@@ -71,9 +71,11 @@ public:
 
     bool send_processing(const std::string& request_id);
     bool send_delta(const std::string& request_id, std::uint64_t seq, const std::string& text);
-    // `result_json` is the whole result object; by default {"output": output}.
+    // The result object sent is {"output": output, "files": […]}.
     bool send_completed(const std::string& request_id, const std::string& output,
                         const std::vector<protocol::file_ref>& files = {}, std::optional<double> inference_ms = 5.0);
+    // A completed result given whole ({"output":…, "finish_reason":…, "usage":…, …}).
+    bool send_completed_json(const std::string& request_id, const std::string& output, const std::string& result_json);
     bool send_failed(const std::string& request_id, const std::string& code, const std::string& message);
     // Sends `bytes` as blob `blob` of `request_id` in chunks of `chunk` bytes.
     bool send_blob(const std::string& request_id, std::uint32_t blob, const std::string& bytes,
