@@ -110,6 +110,12 @@ void chat_run::fail(std::string_view state, std::string_view code, std::string_v
     if (state == "timeout") {
         e.status = http::status::gateway_timeout;
         e.message = "The request timed out: " + e.message;
+    } else if (code == "bad_input") {
+        // The agent refused the request itself (a prompt past the model's
+        // context, messages for a model without a chat template): the
+        // client's to fix, as vLLM answers it.
+        e.status = http::status::bad_request;
+        e.type = "invalid_request_error";
     } else if (state == "cancelled") {
         e.status = http::status::conflict;
         e.type = "invalid_request_error";
