@@ -1,5 +1,7 @@
 #include "backends/torch/torch_backend.hpp"
 
+#include "backends/torch/blas_info.hpp"
+
 #include "backends/model/batch_collector.hpp"
 #include "backends/model/model_inputs.hpp"
 #include "backends/model/text_coalescer.hpp"
@@ -123,6 +125,9 @@ std::unique_ptr<lm::lm_engine> load_language_model(const std::string& space, con
 
 torch_backend::torch_backend(const torch_options& opts) {
     if (opts.torch_threads > 0) at::set_num_threads(static_cast<int>(opts.torch_threads));
+    const auto blas = match_blas_threads(at::get_num_threads());
+    if (blas.fast) log::info("torch: {} intra-op thread(s), BLAS {}", at::get_num_threads(), blas.name);
+    else log::warn("torch: {} intra-op thread(s), {}: CPU matrix products will be slow", at::get_num_threads(), blas.name);
     const auto device = resolve_device(opts.device);
     device_name_ = device.str();
     for (const auto& [space, path] : opts.models) {

@@ -45,6 +45,12 @@ at::Tensor rotary::apply(const at::Tensor& x, const at::Tensor& positions) const
     return x * cos + rotated * sin;
 }
 
+at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+    if (x.size(0) != 1 || !x.device().is_cpu()) return at::linear(x, weight, bias);
+    at::Tensor y = at::mv(weight, x[0]).unsqueeze(0);
+    return bias.defined() ? y + bias : y;
+}
+
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
     // In float32 whatever the compute dtype, as transformers' LlamaRMSNorm.
     const at::Tensor f = x.to(at::kFloat);

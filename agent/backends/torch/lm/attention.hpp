@@ -27,6 +27,10 @@ class rotary {
 at::Tensor rope_inverse_frequencies(const hf::lm_config& config, std::int64_t head_dim);
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+// x [n, in] · weightᵀ [in, out] (+ bias). One row on the CPU goes through a
+// matrix-vector product: BLAS's matrix-matrix path would first copy (pack)
+// the whole weight, which for a decode step doubles the memory traffic.
+at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {});
 // The config's hidden activation (silu, gelu with tanh, gelu, relu).
 at::Tensor activate(const at::Tensor& x, hf::activation act);
 at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);

@@ -9,7 +9,7 @@ namespace {
 // at::linear reads it as every other projection.
 struct conv1d {
     at::Tensor weight, bias;
-    at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+    at::Tensor operator()(const at::Tensor& x) const { return project(x, weight, bias); }
 };
 
 conv1d take_conv1d(lm_weights& w, const std::string& name, std::int64_t in, std::int64_t out) {
@@ -70,7 +70,7 @@ class gpt2 final : public causal_lm {
         }
         if (!step.all_logits) x = x.index_select(0, in.last);
         x = layer_norm(x, lnf_w_, lnf_b_, cfg.norm_eps);
-        return at::linear(x, wte_).to(at::kCPU, at::kFloat);
+        return project(x, wte_).to(at::kCPU, at::kFloat);
     }
 
   private:

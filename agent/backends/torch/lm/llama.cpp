@@ -7,7 +7,7 @@ namespace {
 
 struct projection {
     at::Tensor weight, bias; // bias undefined when the layer has none
-    at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+    at::Tensor operator()(const at::Tensor& x) const { return project(x, weight, bias); }
 };
 
 projection take_projection(lm_weights& w, const std::string& name, std::int64_t out, std::int64_t in, bool bias) {
@@ -73,7 +73,7 @@ class llama final : public causal_lm {
         }
         if (!step.all_logits) x = x.index_select(0, in.last);
         x = rms_norm(x, norm_, cfg.norm_eps);
-        return at::linear(x, head_).to(at::kCPU, at::kFloat);
+        return project(x, head_).to(at::kCPU, at::kFloat);
     }
 
   private:
