@@ -26,7 +26,7 @@ std::unique_ptr<lm::lm_engine> make_engine(const std::string& name, std::uint32_
     o.slots = slots;
     o.max_context = context;
     o.prefill_chunk = 16; // small, so prompts take several steps beside others' decoding
-    return std::make_unique<lm::lm_engine>(lm::load_causal_lm(folder, {}), text, o);
+    return std::make_unique<lm::lm_engine>(lm::load_causal_lm(folder, test_load_options()), text, o);
 }
 
 lm_generation request(const std::vector<std::int64_t>& prompt, std::uint32_t max_tokens, double temperature, std::uint64_t seed) {

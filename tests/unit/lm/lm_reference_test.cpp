@@ -54,7 +54,7 @@ std::int64_t best_token(const at::Tensor& row) {
 TEST_CASE("every architecture's logits match the Python reference at every position of a prompt", "[lm][reference]") {
     for (const auto& folder : model_folders()) {
         INFO(folder.filename().string());
-        const auto model = lm::load_causal_lm(folder, {});
+        const auto model = lm::load_causal_lm(folder, test_load_options());
         const auto vocab = model->config().vocab_size;
         const std::vector<std::vector<std::int64_t>> seqs = {some_ids(1, 1, vocab), some_ids(2, 7, vocab), some_ids(3, 37, vocab)};
         const auto ref = run_reference(folder, seqs);
@@ -70,7 +70,7 @@ TEST_CASE("every architecture's logits match the Python reference at every posit
 TEST_CASE("greedy generation matches the reference token for token", "[lm][reference]") {
     for (const auto& folder : model_folders()) {
         INFO(folder.filename().string());
-        const auto model = lm::load_causal_lm(folder, {});
+        const auto model = lm::load_causal_lm(folder, test_load_options());
         const auto prompt = some_ids(7, 10, model->config().vocab_size);
         const int steps = 24; // past mistral-window's window of 8
         const auto ref = run_reference(folder, {}, {{prompt, steps}});
@@ -89,7 +89,7 @@ TEST_CASE("greedy generation matches the reference token for token", "[lm][refer
 TEST_CASE("chunked prefill and one-token decoding give the logits of recomputing everything", "[lm][cache]") {
     for (const auto& folder : model_folders()) {
         INFO(folder.filename().string());
-        const auto model = lm::load_causal_lm(folder, {});
+        const auto model = lm::load_causal_lm(folder, test_load_options());
         const auto ids = some_ids(11, 30, model->config().vocab_size);
         auto cache = model->make_cache(3, 40);
         const at::Tensor whole = model->forward(one_row(0, 0, ids), cache);
@@ -107,7 +107,7 @@ TEST_CASE("chunked prefill and one-token decoding give the logits of recomputing
 TEST_CASE("several sequences in one step get what each gets alone", "[lm][cache]") {
     for (const auto& folder : model_folders()) {
         INFO(folder.filename().string());
-        const auto model = lm::load_causal_lm(folder, {});
+        const auto model = lm::load_causal_lm(folder, test_load_options());
         const auto vocab = model->config().vocab_size;
         const auto a = some_ids(21, 12, vocab), b = some_ids(22, 5, vocab), c = some_ids(23, 20, vocab);
         // Alone, each in a cache of its own.

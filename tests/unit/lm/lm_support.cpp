@@ -6,12 +6,18 @@
 #include <catch2/catch.hpp>
 #include <simdjson.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <random>
 
 namespace tether::lm_test {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+
+std::string python() {
+    const char* p = std::getenv("TETHER_PYTHON");
+    return p != nullptr && *p != '\0' ? std::string(p) : std::string("/usr/bin/python3");
+}
 
 const std::string& scratch() {
     static testkit::temp_dir dir("tether-lm-test-");
@@ -23,7 +29,7 @@ std::vector<fs::path> model_folders() {
     if (folders.empty()) {
         const fs::path out = fs::path(scratch()) / "models";
         auto r = testkit::run_to_completion(
-            {"/usr/bin/python3", (fs::path(TETHER_SOURCE_DIR) / "tests/llm/make_models.py").string(), out.string()}, {},
+            {python(), (fs::path(TETHER_SOURCE_DIR) / "tests/llm/make_models.py").string(), out.string()}, {},
             scratch(), 300s);
         INFO("make_models.py: " << r.status.describe() << "\n" << r.err);
         REQUIRE(r.status.exited);
@@ -63,7 +69,7 @@ reference_answer run_reference(const fs::path& folder, const std::vector<std::ve
     const fs::path file = fs::path(scratch()) / ("reference-" + std::to_string(++counter) + ".json");
     std::ofstream(file) << job;
     auto r = testkit::run_to_completion(
-        {"/usr/bin/python3", (fs::path(TETHER_SOURCE_DIR) / "tests/llm/reference.py").string(), file.string()}, {},
+        {python(), (fs::path(TETHER_SOURCE_DIR) / "tests/llm/reference.py").string(), file.string()}, {},
         scratch(), 300s);
     INFO("reference.py: " << r.status.describe() << "\n" << r.err.substr(0, 4000));
     REQUIRE(r.status.exited);
@@ -87,6 +93,15 @@ reference_answer run_reference(const fs::path& folder, const std::vector<std::ve
         a.greedy.push_back(std::move(ids));
     }
     return a;
+}
+
+agent::lm::lm_load_options test_load_options() {
+    agent::lm::lm_load_options o;
+    if (const char* d = std::getenv("TETHER_TEST_DEVICE"); d != nullptr && *d != '\0') {
+        o.device = at::Device(std::string(d));
+        o.dtype = at::kFloat;
+    }
+    return o;
 }
 
 std::vector<std::int64_t> some_ids(std::uint32_t seed, std::size_t n, std::int64_t vocab) {

@@ -4,6 +4,8 @@
 // process), and the independent Python reference (tests/llm/reference.py,
 // Debian's python3-torch) run on a job.
 
+#include "backends/torch/lm/causal_lm.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -16,6 +18,9 @@ namespace tether::lm_test {
 std::vector<std::filesystem::path> model_folders();
 std::filesystem::path model_folder(const std::string& name);
 const std::string& scratch();
+// The Python with torch that runs the reference: Debian's /usr/bin/python3,
+// or TETHER_PYTHON (a PyTorch machine's own).
+std::string python();
 
 struct reference_answer {
     std::vector<std::vector<std::vector<float>>> logits; // per sequence, per position
@@ -27,6 +32,11 @@ struct greedy_job {
 };
 reference_answer run_reference(const std::filesystem::path& folder, const std::vector<std::vector<std::int64_t>>& sequences,
                                const std::vector<greedy_job>& greedy = {});
+
+// Where the models under test run: the CPU, or TETHER_TEST_DEVICE (cuda,
+// cuda:1; scripts/gpu-check.sh sets it), computing in float32 there too so
+// the reference's tolerances hold.
+agent::lm::lm_load_options test_load_options();
 
 // Deterministic token ids below `vocab`.
 std::vector<std::int64_t> some_ids(std::uint32_t seed, std::size_t n, std::int64_t vocab);
