@@ -29,15 +29,18 @@ describe('the Tether page', { timeout: 180000 }, () => {
     env.add_space('Quick', { features: 'prompt', timeout: 2 });
     const chat = env.add_space('Chat', { features: 'prompt', description: 'The demo language model' });
     const lines = env.add_space('Lines', { features: 'prompt', description: 'The demo code-language classifier' });
+    const talk = env.add_space('Talk', { features: 'prompt', description: 'The demo chat model (a model folder)' });
     await env.start_broker();
     env.start_mock_agent({ Echo: echo }, ['--delay', '1']);
     // The demo models, as scripts/demo.sh serves them (on the CPU).
     env.start_agent(['--broker', env.agent_url, '--backend', 'torch', '--device', 'cpu',
       '--space', `Chat=${chat}`, '--model', `Chat=${path.join(root, 'models', 'tiny-lm.pt')}`,
-      '--space', `Lines=${lines}`, '--model', `Lines=${path.join(root, 'models', 'code-lang.pt')}`]);
+      '--space', `Lines=${lines}`, '--model', `Lines=${path.join(root, 'models', 'code-lang.pt')}`,
+      '--space', `Talk=${talk}`, '--model', `Talk=${path.join(root, 'models', 'tiny-chat')}`]);
     admin_cookie = await env.api_cookie(...ADMIN);
     await env.wait_connected(admin_cookie, 'Echo');
     await env.wait_connected(admin_cookie, 'Chat');
+    await env.wait_connected(admin_cookie, 'Talk');
     browser = await launch_browser();
   });
 
@@ -89,6 +92,58 @@ describe('the Tether page', { timeout: 180000 }, () => {
       const text = await panel.getByTestId('output').textContent();
       assert.ok(text.length >= 100, `the model's default 200 tokens should give a page of text; got ${JSON.stringify(text)}`);
       await screenshot(page, '02b-language-model');
+      assert_no_problems(problems);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a chat model gets a conversation: the reply streams in and the next message continues it', async () => {
+    const { context, page, problems } = await open_page(browser, env.base_url);
+    try {
+      const bodies = [];
+      page.on('request', (r) => { if (r.url().endsWith('/v1/chat/completions')) bodies.push(JSON.parse(r.postData())); });
+      await sign_in(page, ...ALICE);
+      await page.goto('/#/spaces/Talk');
+      await page.getByTestId('chat-input').waitFor();
+      await page.getByText('Settings').click();
+      await page.getByLabel('Temperature').fill('0');
+      await page.getByLabel('Max tokens').fill('40');
+      // Every state an assistant message goes through, as it happens.
+      await page.evaluate(() => {
+        window.__chat_states = [];
+        new MutationObserver(() => {
+          for (const li of document.querySelectorAll('[data-role="assistant"]')) {
+            const text = li.querySelector('.chat-text').textContent;
+            window.__chat_states.push(`${li.dataset.state}:${text.length}`);
+          }
+        }).observe(document.querySelector('[data-testid="chat-log"]'), { subtree: true, childList: true, characterData: true, attributes: true });
+      });
+      const input = page.getByTestId('chat-input');
+      await input.fill('And God said, Let there be light: and there was light.');
+      await input.press('Enter');
+      const first = page.locator('[data-role="assistant"]').nth(0);
+      await page.locator('[data-role="assistant"][data-state="done"]').first().waitFor({ timeout: 60000 });
+      const reply = await first.locator('.chat-text').textContent();
+      assert.ok(reply.length > 0, 'the model answered');
+      const states = await page.evaluate(() => window.__chat_states);
+      const growing = new Set(states.filter((s) => s.startsWith('streaming:')));
+      assert.ok(growing.size >= 2, `the reply should grow over several updates; saw ${JSON.stringify(states)}`);
+      assert.match(await first.getByTestId('chat-note').textContent(), /tokens/);
+
+      await input.fill('And God saw the light, that it was good.');
+      await page.getByTestId('chat-send').click();
+      await page.locator('[data-role="assistant"][data-state="done"]').nth(1).waitFor({ timeout: 60000 });
+      assert.equal(bodies.length, 2);
+      assert.equal(bodies[0].temperature, 0);
+      assert.equal(bodies[0].max_tokens, 40);
+      assert.deepEqual(bodies[1].messages.map((m) => m.role), ['user', 'assistant', 'user']);
+      assert.equal(bodies[1].messages[1].content, reply);
+      assert.equal(await page.getByTestId('chat-message').count(), 4);
+      await screenshot(page, '02c-chat');
+
+      await page.getByTestId('chat-reset').click();
+      assert.equal(await page.getByTestId('chat-message').count(), 0);
       assert_no_problems(problems);
     } finally {
       await context.close();

@@ -33,6 +33,10 @@ export function read_space(raw) {
     queue_length: num(r.queue_length) ?? 0,
     timeout_s: num(r.timeout_s),
     queue_limit: num(r.queue_limit),
+    // The model folder its agent serves, when it says: {name, context_length, chat}.
+    model: r.model && typeof r.model === 'object' && typeof r.model.name === 'string'
+      ? { name: r.model.name, context_length: num(r.model.context_length) ?? 0, chat: r.model.chat === true }
+      : null,
   };
 }
 

@@ -1,11 +1,13 @@
 // One space: its live state and a form with only the inputs the space enables.
 // Submitting uploads with a progress bar, then follows the request below the
-// form, so the user can watch it and send another.
+// form, so the user can watch it and send another. A text space whose agent
+// serves a model with a chat template gets a conversation instead (chat.js).
 
 import * as api from '../api.js';
 import { field, format_bytes, h, message, replace } from '../dom.js';
 import { describe_api_error, read_spaces } from '../model.js';
 import { poll } from '../poll.js';
+import { create_chat } from './chat.js';
 import { create_request_panel } from './request_panel.js';
 import { connection_badge } from './spaces.js';
 
@@ -56,7 +58,17 @@ export function render_space(main, ctx, name) {
         'No agent serves this space right now. You can still send a request: it waits in the queue until an agent connects or its time limit runs out.'));
   }
 
+  let chat = null;
   function render_form() {
+    if (chat) {
+      chat.stop();
+      chat = null;
+    }
+    if (space.features.has('prompt') && space.model && space.model.chat) {
+      chat = create_chat(space);
+      replace(form_box, chat.el);
+      return;
+    }
     const { controls, fields } = build_form(space);
     if (fields.length === 0) {
       replace(form_box, message('info', 'This space accepts no inputs yet.'));
@@ -137,7 +149,11 @@ export function render_space(main, ctx, name) {
         render_info();
       }
       // Rebuild the form only when the enabled inputs change, never mid-typing otherwise.
-      const features_key = [...space.features].sort().join(',');
+      // A chat view needs the model's chat flag, which comes with the agent;
+      // a conversation stays while the agent is away (messages then wait in
+      // the queue), and goes when an agent without a chat model comes back.
+      const wants_chat = space.model ? space.model.chat : chat !== null;
+      const features_key = [...space.features].sort().join(',') + (wants_chat ? '|chat' : '');
       if (features_key !== form_key) {
         form_key = features_key;
         render_form();
@@ -150,6 +166,7 @@ export function render_space(main, ctx, name) {
 
   return () => {
     stop_poll();
+    if (chat) chat.stop();
     for (const p of panels) p.stop();
   };
 }
