@@ -10,10 +10,10 @@
 #      byte-level TorchScript demo model (models/tiny-lm.pt, one forward over
 #      the whole window a token), 200 tokens each.
 # Prints the figures and the BLAS libtorch runs on. A few minutes on 2 cores.
-#   BUILD_DIR=build-bench JOBS=2 THREADS="1 2" DEVICE=cpu|cuda KEEP=1 scripts/bench-lm.sh
+#   BUILD_DIR=build-lmbench JOBS=2 THREADS="1 2" DEVICE=cpu|cuda KEEP=1 scripts/bench-lm.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${BUILD_DIR:-$root/build-bench}
+build=${BUILD_DIR:-$root/build-lmbench}
 threads=${THREADS:-1 2}
 device=${DEVICE:-cpu}
 
@@ -24,7 +24,7 @@ trap cleanup EXIT
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTETHER_BUILD_BENCH=ON \
-  -DTETHER_REQUIRE_TORCH=ON ${TETHER_CMAKE_ARGS:-} >/dev/null
+  -DTETHER_WITH_TORCH=ON -DTETHER_REQUIRE_TORCH=ON -DTETHER_BUILD_TESTS=OFF ${TETHER_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" --target tether-lm-bench tether-torch-bench -j "${JOBS:-2}" >/dev/null
 lmbench=$build/bench/tether-lm-bench
 tbench=$build/bench/tether-torch-bench
