@@ -41,11 +41,11 @@ maybe_error read_register(field_reader& top, register_frame& f) {
             if (auto err = r.string("token", presence::required, s.token)) return err;
             if (auto err = r.uint32("capacity", presence::optional, 1, max_capacity, s.capacity)) return err;
             if (auto err = r.array("models", presence::optional, limits.max_spaces, false,
-                                   [&](od::value& m, const std::string& model_path) {
+                                   [&](od::value& m, const std::string& model_path) -> maybe_error {
                                        std::string name;
-                                       auto err = detail::read_string(m, model_path, name);
-                                       if (!err) s.models.push_back(std::move(name));
-                                       return err;
+                                       auto bad = detail::read_string(m, model_path, name);
+                                       if (!bad) s.models.push_back(std::move(name));
+                                       return bad;
                                    }))
                 return err;
             return r.object("model", presence::optional, [&](field_reader& m) -> maybe_error {
