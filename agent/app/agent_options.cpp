@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 extern char** environ;
@@ -166,6 +167,12 @@ void load_config_file(const std::string& path, agent_options& o, std::string& br
                 o.max_context = static_cast<std::uint32_t>(json_number_value(v, key));
             } else if (key == "dtype") {
                 o.dtype = json_string_value(v, key);
+            } else if (key == "chat_templates") {
+                for (auto m : v.get_object()) {
+                    const std::string name(std::string_view(m.unescaped_key()));
+                    simdjson::ondemand::value path = m.value();
+                    o.chat_templates[name] = json_string_value(path, "chat_templates." + name);
+                }
             } else if (key == "models") {
                 for (auto m : v.get_object()) {
                     const std::string name(std::string_view(m.unescaped_key()));
@@ -254,6 +261,13 @@ void validate(agent_options& o, const std::string& broker, const std::string& de
                 throw config_error(fmt::format("space '{}' has no model: use --model {}=PATH.pt or --model {}=MODEL_DIR",
                                                s.name, s.name, s.name));
     }
+    for (const auto& [space, path] : o.chat_templates) {
+        const auto m = o.models.find(space);
+        if (m == o.models.end() || !std::filesystem::is_directory(m->second))
+            throw config_error(fmt::format("--chat-template {}={}: space '{}' is not served from a model folder (--model "
+                                           "{}=MODEL_DIR)",
+                                           space, path, space, space));
+    }
     for (const auto& [space, path] : o.models) {
         // By name, not a structured binding: C++20 lets a lambda capture one,
         // clang before 16 does not.
@@ -341,7 +355,7 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
                  "2 bad command line or config, 3 the broker refused a space (bad token, unknown space, protocol)."};
     app.set_version_flag("--version", "tether-agent 0.1.0");
     std::string broker, delay, config, max_input, grace, fail_rate, log_level;
-    std::vector<std::string> spaces, models;
+    std::vector<std::string> spaces, models, chat_templates;
     std::string backend, name, ca_file;
     std::uint32_t capacity = 0, workers = 0, max_batch = 0, torch_threads = 0, max_context = 0;
     std::string device, batch_wait, dtype;
@@ -355,6 +369,8 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     app.add_option("--model", models,
                    "torch: SPACE=model.pt (TorchScript; its sidecar is model.json) or SPACE=DIR (a Hugging Face "
                    "model folder: config.json, *.safetensors, tokenizer.json), the model serving SPACE (repeatable)");
+    app.add_option("--chat-template", chat_templates,
+                   "torch: SPACE=FILE, a Jinja chat template for a model folder that has none (repeatable)");
     app.add_option("--device", device, "torch: auto, cpu, cuda or cuda:N (default auto: CUDA when present)");
     app.add_flag("--half", half, "torch: run models in float16 on CUDA");
     app.add_option("--max-batch", max_batch, "torch: most requests per forward call when capacity > 1 (default 8)");
@@ -407,6 +423,12 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
                 throw config_error(fmt::format("--model '{}': expected NAME=model.pt or NAME=MODEL_DIR", m));
             }
             o.models[m.substr(0, eq)] = m.substr(eq + 1);
+        }
+        for (const auto& t : chat_templates) {
+            const auto eq = t.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == t.size())
+                throw config_error(fmt::format("--chat-template '{}': expected SPACE=FILE", t));
+            o.chat_templates[t.substr(0, eq)] = t.substr(eq + 1);
         }
         if (!backend.empty()) o.backend = backend;
         if (!name.empty()) o.name = name;

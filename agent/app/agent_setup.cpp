@@ -21,6 +21,7 @@ std::unique_ptr<backend> make_backend(const agent_options& opts) {
     if (opts.backend == "torch") {
         torch_options t;
         t.models = opts.models;
+        t.chat_templates = opts.chat_templates;
         for (const auto& s : opts.spaces)
             t.capacity[s.name] = opts.capacity_of(s);
         t.device = opts.device;

@@ -60,7 +60,7 @@ void add_ids(const json_view& j, std::set<token_id>& out) {
 
 } // namespace
 
-model_text model_text::load(const std::filesystem::path& dir) {
+model_text model_text::load(const std::filesystem::path& dir, const std::filesystem::path& fallback_template) {
     model_text m;
     const auto tok_file = dir / "tokenizer.json";
     std::error_code ec;
@@ -101,6 +101,11 @@ model_text model_text::load(const std::filesystem::path& dir) {
     }
     if (auto jinja = read_optional(dir / "chat_template.jinja", max_template_bytes))
         m.chat_.emplace(std::move(*jinja), "chat_template.jinja");
+    if (!m.chat_ && !fallback_template.empty()) {
+        auto text = read_optional(fallback_template, max_template_bytes);
+        if (!text) throw text_error(fallback_template.string() + ": no such file (--chat-template)");
+        m.chat_.emplace(std::move(*text), fallback_template.filename().string());
+    }
 
     // The EOS set: generation_config ∪ config ∪ the tokenizer's eos_token.
     json_file gen;

@@ -28,8 +28,10 @@ struct generation_defaults {
 
 class model_text {
   public:
-    // Throws text_error naming the file and the JSON path.
-    static model_text load(const std::filesystem::path& dir);
+    // Throws text_error naming the file and the JSON path. `fallback_template`:
+    // a Jinja file used when the folder has no chat template of its own
+    // (the operator's --chat-template).
+    static model_text load(const std::filesystem::path& dir, const std::filesystem::path& fallback_template = {});
 
     const tokenizer& tokens() const { return *tokenizer_; }
     const chat_template* chat() const { return chat_ ? &*chat_ : nullptr; }

@@ -90,7 +90,9 @@ std::unique_ptr<lm::lm_engine> load_language_model(const std::string& space, con
                                                    const torch_options& opts, std::uint32_t slots) {
     const auto start = steady::now();
     try {
-        auto text = std::make_shared<const text::model_text>(text::model_text::load(dir));
+        const auto fallback = opts.chat_templates.find(space);
+        auto text = std::make_shared<const text::model_text>(text::model_text::load(
+            dir, fallback == opts.chat_templates.end() ? std::filesystem::path() : std::filesystem::path(fallback->second)));
         lm::lm_load_options lo;
         lo.device = device;
         lo.dtype = dtype_option(opts.dtype);

@@ -25,6 +25,7 @@ struct torch_options {
     std::uint32_t torch_threads = 0;
     std::uint32_t max_context = 4096; // model folders: tokens per slot
     std::string dtype;                // model folders on CUDA: float16, bfloat16, float32; "" = stored
+    std::map<std::string, std::string> chat_templates; // space -> Jinja file, for folders without a template
 };
 
 struct torch_batch_stats {

@@ -3,6 +3,8 @@
 
 #include "app/agent_options.hpp"
 
+#include "testkit/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -165,6 +167,18 @@ TEST_CASE("torch options: every space needs a model, a model needs its space, de
     CHECK(ok.options->batch_wait == 7ms);
     CHECK(with({"--model", "A=a.pt", "--batch-wait-ms", "-1"}).exit_code == 2);
     CHECK(with({"--model", "A=a.pt", "--max-batch", "0"}).exit_code == 2);
+
+    // A fallback chat template goes with a model folder of a served space.
+    tether::testkit::temp_dir dir("tether-opts-");
+    const std::string folder = dir.path();
+    auto templ = with({"--model", "A=" + folder, "--chat-template", "A=/etc/chat.jinja"});
+    REQUIRE(templ.options);
+    CHECK(templ.options->chat_templates.at("A") == "/etc/chat.jinja");
+    auto on_pt = with({"--model", "A=a.pt", "--chat-template", "A=x.jinja"});
+    CHECK(on_pt.exit_code == 2);
+    CHECK(on_pt.message.find("--chat-template A=x.jinja: space 'A' is not served from a model folder") != std::string::npos);
+    CHECK(with({"--model", "A=" + folder, "--chat-template", "B=x.jinja"}).exit_code == 2);
+    CHECK(with({"--model", "A=" + folder, "--chat-template", "x.jinja"}).exit_code == 2);
 }
 
 TEST_CASE("a broken or unknown config file setting exits 2 naming the problem") {

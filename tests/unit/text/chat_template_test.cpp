@@ -478,3 +478,24 @@ TEST_CASE("a rendered prompt is tokenized without a second BOS", "[text][jinja]"
     CHECK(ids.front() == *phi.bos_id());
     CHECK(ids[1] != *phi.bos_id());
 }
+
+TEST_CASE("an operator's fallback template serves a folder without one, and never replaces a folder's own", "[text][jinja]") {
+    tether::testkit::temp_dir dir("tether-fallback-");
+    const std::filesystem::path folder = std::filesystem::path(dir.path()) / "gpt2";
+    std::filesystem::create_directories(folder);
+    std::filesystem::copy_file(shared_tokenizers() / "gpt2/tokenizer.json", folder / "tokenizer.json");
+    const auto file = std::filesystem::path(dir.path()) / "plain.jinja";
+    std::ofstream(file) << "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                           "{% if add_generation_prompt %}assistant:{% endif %}";
+    CHECK(model_text::load(folder).chat() == nullptr);
+    const auto m = model_text::load(folder, file);
+    REQUIRE(m.chat() != nullptr);
+    CHECK(m.render_chat_json(R"([{"role":"user","content":"Hi"}])", true) == "user: Hi\nassistant:");
+    // A folder's own template wins.
+    const auto own = model_text::load(folder_of("llama2/tinyllama-1.1b-chat-v1.0"), file);
+    CHECK(own.render_chat_json(R"([{"role":"user","content":"Hi"}])", true).rfind("<|user|>", 0) == 0);
+    CHECK_THROWS_WITH(model_text::load(folder, std::filesystem::path(dir.path()) / "missing.jinja"),
+                      Catch::Contains("no such file (--chat-template)"));
+    std::ofstream(file, std::ios::trunc) << "{% for m in messages %}";
+    CHECK_THROWS_AS(model_text::load(folder, file), text_error);
+}
