@@ -75,7 +75,7 @@ cat <<MSG
     curl -s -b /tmp/tether.cookie -H 'Content-Type: application/json' \\
       -d '{"prompt":"And God said","params":{"max_tokens":120}}' http://127.0.0.1:$port/api/spaces/kjv/requests
     KEY=\$("$broker" apikey add admin --data "$data" | grep -o 'tk_[0-9a-f]*')   # for OpenAI clients
-    curl -s http://127.0.0.1:$port/v1/chat/completions -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \
+    curl -s http://127.0.0.1:$port/v1/chat/completions -H "Authorization: Bearer \$KEY" -H 'Content-Type: application/json' \\
       -d '{"model":"chat","messages":[{"role":"user","content":"And God said, Let there be light"}]}'
 
 
