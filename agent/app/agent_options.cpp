@@ -1,5 +1,7 @@
 #include "app/agent_options.hpp"
 
+#include "backends/upstream/upstream_url.hpp"
+
 #include "tether/shared/log.hpp"
 #include "tether/shared/units.hpp"
 
@@ -167,6 +169,12 @@ void load_config_file(const std::string& path, agent_options& o, std::string& br
                 o.max_context = static_cast<std::uint32_t>(json_number_value(v, key));
             } else if (key == "dtype") {
                 o.dtype = json_string_value(v, key);
+            } else if (key == "upstreams") {
+                for (auto m : v.get_object()) {
+                    const std::string name(std::string_view(m.unescaped_key()));
+                    simdjson::ondemand::value url = m.value();
+                    o.upstreams[name] = json_string_value(url, "upstreams." + name);
+                }
             } else if (key == "chat_templates") {
                 for (auto m : v.get_object()) {
                     const std::string name(std::string_view(m.unescaped_key()));
@@ -255,9 +263,19 @@ void validate(agent_options& o, const std::string& broker, const std::string& de
     if (o.max_context < 16 || o.max_context > (1U << 22)) throw config_error("--max-context: must be from 16 to 4194304");
     if (!o.dtype.empty() && o.dtype != "float16" && o.dtype != "bfloat16" && o.dtype != "float32")
         throw config_error(fmt::format("--dtype '{}': expected float16, bfloat16 or float32", o.dtype));
+    for (const auto& [space, url] : o.upstreams) {
+        std::string error;
+        if (!parse_upstream_url(url, error)) throw config_error(fmt::format("--upstream {}={}: {}", space, url, error));
+        const std::string& name = space;
+        if (std::none_of(o.spaces.begin(), o.spaces.end(), [&](const auto& s) { return s.name == name; }))
+            throw config_error(fmt::format("--upstream {}={}: no space '{}' is served (--space {}=TOKEN)", space, url,
+                                           space, space));
+        if (o.models.count(space))
+            throw config_error(fmt::format("space '{}' has both --model and --upstream: choose one", space));
+    }
     if (o.backend == "torch") {
         for (const auto& s : o.spaces)
-            if (!o.models.count(s.name))
+            if (!o.models.count(s.name) && !o.upstreams.count(s.name))
                 throw config_error(fmt::format("space '{}' has no model: use --model {}=PATH.pt or --model {}=MODEL_DIR",
                                                s.name, s.name, s.name));
     }
@@ -355,7 +373,7 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
                  "2 bad command line or config, 3 the broker refused a space (bad token, unknown space, protocol)."};
     app.set_version_flag("--version", "tether-agent 0.1.0");
     std::string broker, delay, config, max_input, grace, fail_rate, log_level;
-    std::vector<std::string> spaces, models, chat_templates;
+    std::vector<std::string> spaces, models, chat_templates, upstreams;
     std::string backend, name, ca_file;
     std::uint32_t capacity = 0, workers = 0, max_batch = 0, torch_threads = 0, max_context = 0;
     std::string device, batch_wait, dtype;
@@ -369,6 +387,9 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     app.add_option("--model", models,
                    "torch: SPACE=model.pt (TorchScript; its sidecar is model.json) or SPACE=DIR (a Hugging Face "
                    "model folder: config.json, *.safetensors, tokenizer.json), the model serving SPACE (repeatable)");
+    app.add_option("--upstream", upstreams,
+                   "SPACE=openai+http://HOST:PORT/v1[#model=NAME&key_env=VAR]: serve SPACE from an OpenAI-compatible "
+                   "server on this box (repeatable; the key is read from the environment variable VAR)");
     app.add_option("--chat-template", chat_templates,
                    "torch: SPACE=FILE, a Jinja chat template for a model folder that has none (repeatable)");
     app.add_option("--device", device, "torch: auto, cpu, cuda or cuda:N (default auto: CUDA when present)");
@@ -423,6 +444,12 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
                 throw config_error(fmt::format("--model '{}': expected NAME=model.pt or NAME=MODEL_DIR", m));
             }
             o.models[m.substr(0, eq)] = m.substr(eq + 1);
+        }
+        for (const auto& u : upstreams) {
+            const auto eq = u.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == u.size())
+                throw config_error(fmt::format("--upstream '{}': expected SPACE=URL", u));
+            o.upstreams[u.substr(0, eq)] = u.substr(eq + 1);
         }
         for (const auto& t : chat_templates) {
             const auto eq = t.find('=');

@@ -31,6 +31,7 @@ struct agent_options {
     std::chrono::milliseconds delay_max{5000};
     double fail_rate = 0.0;
     std::map<std::string, std::string> models; // SPACE -> model.pt or a Hugging Face model folder (torch)
+    std::map<std::string, std::string> upstreams; // SPACE -> KIND+http://HOST:PORT/PATH#model=…&key_env=… (any backend)
     std::map<std::string, std::string> chat_templates; // SPACE -> a Jinja file for a model folder without a template (torch)
     std::string device = "auto";                // torch: auto, cpu, cuda, cuda:N
     bool half = false;                          // torch: float16 on CUDA

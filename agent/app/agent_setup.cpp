@@ -1,6 +1,8 @@
 #include "app/agent_setup.hpp"
 
 #include "backends/mock/mock_backend.hpp"
+#include "backends/routing_backend.hpp"
+#include "backends/upstream/openai_upstream.hpp"
 #ifdef TETHER_HAVE_TORCH
 #include "backends/torch/torch_backend.hpp"
 #endif
@@ -9,7 +11,9 @@
 
 namespace tether::agent {
 
-std::unique_ptr<backend> make_backend(const agent_options& opts) {
+namespace {
+
+std::unique_ptr<backend> make_main_backend(const agent_options& opts) {
     if (opts.backend == "mock") {
         mock_options m;
         m.delay_min = opts.delay_min;
@@ -41,6 +45,24 @@ std::unique_ptr<backend> make_backend(const agent_options& opts) {
     }
 #endif
     throw usage_error("--backend " + opts.backend + ": this build of tether-agent has no " + opts.backend + " backend");
+}
+
+} // namespace
+
+std::unique_ptr<backend> make_backend(const agent_options& opts) {
+    auto main = make_main_backend(opts);
+    if (opts.upstreams.empty()) return main;
+    std::map<std::string, upstream_url> urls;
+    std::map<std::string, bool> spaces;
+    for (const auto& [space, text] : opts.upstreams) {
+        std::string error;
+        auto u = parse_upstream_url(text, error);
+        if (!u) throw usage_error("--upstream " + space + "=" + text + ": " + error);
+        urls.emplace(space, std::move(*u));
+        spaces.emplace(space, true);
+    }
+    return std::make_unique<routing_backend>(std::move(main), std::make_unique<openai_upstream>(std::move(urls)),
+                                             std::move(spaces));
 }
 
 runner_settings make_runner_settings(const agent_options& opts, const backend& be) {

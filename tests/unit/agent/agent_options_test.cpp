@@ -181,6 +181,28 @@ TEST_CASE("torch options: every space needs a model, a model needs its space, de
     CHECK(with({"--model", "A=" + folder, "--chat-template", "x.jinja"}).exit_code == 2);
 }
 
+TEST_CASE("upstreams: a served space, a URL that parses, not together with a model") {
+    const std::vector<std::string> base{"--broker", "ws://b:1/agent", "--space", "A=t", "--space", "B=u"};
+    auto with = [&](std::vector<std::string> extra) {
+        auto args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return parse(args);
+    };
+    auto ok = with({"--upstream", "A=openai+http://127.0.0.1:8000/v1#model=m"});
+    REQUIRE(ok.options);
+    CHECK(ok.options->upstreams.at("A") == "openai+http://127.0.0.1:8000/v1#model=m");
+    // With the torch backend, a space with an upstream needs no model.
+    auto mixed = with({"--backend", "torch", "--model", "B=b.pt", "--upstream", "A=openai+http://h:1/v1"});
+    REQUIRE(mixed.options);
+    auto bad = with({"--upstream", "A=openai+ftp://h/v1"});
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.message.find("--upstream A=openai+ftp://h/v1: scheme 'ftp'") != std::string::npos);
+    CHECK(with({"--upstream", "C=openai+http://h/v1"}).message.find("no space 'C' is served") != std::string::npos);
+    CHECK(with({"--backend", "torch", "--model", "A=a.pt", "--model", "B=b.pt", "--upstream", "A=openai+http://h/v1"})
+              .message.find("both --model and --upstream") != std::string::npos);
+    CHECK(with({"--upstream", "openai+http://h/v1"}).exit_code == 2);
+}
+
 TEST_CASE("a broken or unknown config file setting exits 2 naming the problem") {
     {
         config_file cfg(R"({"broker":"ws://b/agent","spaces":[{"name":"A","token":"t"}],"capacty":2})");
