@@ -169,23 +169,12 @@ void load_config_file(const std::string& path, agent_options& o, std::string& br
                 o.max_context = static_cast<std::uint32_t>(json_number_value(v, key));
             } else if (key == "dtype") {
                 o.dtype = json_string_value(v, key);
-            } else if (key == "upstreams") {
+            } else if (key == "upstreams" || key == "chat_templates" || key == "models") {
+                auto& into = key == "upstreams" ? o.upstreams : key == "models" ? o.models : o.chat_templates;
                 for (auto m : v.get_object()) {
                     const std::string name(std::string_view(m.unescaped_key()));
-                    simdjson::ondemand::value url = m.value();
-                    o.upstreams[name] = json_string_value(url, "upstreams." + name);
-                }
-            } else if (key == "chat_templates") {
-                for (auto m : v.get_object()) {
-                    const std::string name(std::string_view(m.unescaped_key()));
-                    simdjson::ondemand::value path = m.value();
-                    o.chat_templates[name] = json_string_value(path, "chat_templates." + name);
-                }
-            } else if (key == "models") {
-                for (auto m : v.get_object()) {
-                    const std::string name(std::string_view(m.unescaped_key()));
-                    simdjson::ondemand::value path = m.value();
-                    o.models[name] = json_string_value(path, "models." + name);
+                    simdjson::ondemand::value item = m.value();
+                    into[name] = json_string_value(item, key + "." + name);
                 }
             } else if (key == "spaces") {
                 std::size_t i = 0;
@@ -438,25 +427,19 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
             if (!sp) throw config_error("--space: " + error);
             merge_space(o.spaces, std::move(*sp));
         }
-        for (const auto& m : models) {
-            const auto eq = m.find('=');
-            if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
-                throw config_error(fmt::format("--model '{}': expected NAME=model.pt or NAME=MODEL_DIR", m));
+        // --model, --upstream, --chat-template: SPACE=VALUE, repeatable.
+        auto assignments = [](const std::vector<std::string>& given, const char* flag, const char* shape,
+                              std::map<std::string, std::string>& into) {
+            for (const auto& a : given) {
+                const auto eq = a.find('=');
+                if (eq == std::string::npos || eq == 0 || eq + 1 == a.size())
+                    throw config_error(fmt::format("{} '{}': expected {}", flag, a, shape));
+                into[a.substr(0, eq)] = a.substr(eq + 1);
             }
-            o.models[m.substr(0, eq)] = m.substr(eq + 1);
-        }
-        for (const auto& u : upstreams) {
-            const auto eq = u.find('=');
-            if (eq == std::string::npos || eq == 0 || eq + 1 == u.size())
-                throw config_error(fmt::format("--upstream '{}': expected SPACE=URL", u));
-            o.upstreams[u.substr(0, eq)] = u.substr(eq + 1);
-        }
-        for (const auto& t : chat_templates) {
-            const auto eq = t.find('=');
-            if (eq == std::string::npos || eq == 0 || eq + 1 == t.size())
-                throw config_error(fmt::format("--chat-template '{}': expected SPACE=FILE", t));
-            o.chat_templates[t.substr(0, eq)] = t.substr(eq + 1);
-        }
+        };
+        assignments(models, "--model", "NAME=model.pt or NAME=MODEL_DIR", o.models);
+        assignments(upstreams, "--upstream", "SPACE=URL", o.upstreams);
+        assignments(chat_templates, "--chat-template", "SPACE=FILE", o.chat_templates);
         if (!backend.empty()) o.backend = backend;
         if (!name.empty()) o.name = name;
         if (!ca_file.empty()) o.ca_file = ca_file;

@@ -3,10 +3,13 @@
 // references: the greedy continuation and log-probabilities of the Python
 // model (tests/llm/reference.py, Debian's python3-torch), the prompt a chat
 // template makes as Python's Jinja2 renders it (tests/text/jinja_reference.py).
+// libtorch's headers (through lm_support.hpp) define a glog-style CHECK that
+// aborts: they come before Catch's, so that CHECK here is Catch's.
+#include "unit/lm/lm_support.hpp"
+
 #include "e2e/agent_process.hpp"
 #include "integration/itest_broker.hpp"
 #include "testkit/child_process.hpp"
-#include "unit/lm/lm_support.hpp"
 
 #include "text/tokenizer.hpp"
 

@@ -4,6 +4,11 @@
 // process), and the independent Python reference (tests/llm/reference.py,
 // Debian's python3-torch) run on a job.
 
+// libtorch's headers define a glog-style CHECK that aborts; included after
+// Catch's, it would replace Catch's CHECK in the including file.
+#ifdef CATCH_VERSION_MAJOR
+#error "include lm_support.hpp (libtorch) before catch.hpp"
+#endif
 #include "backends/torch/lm/causal_lm.hpp"
 
 #include <cstdint>
