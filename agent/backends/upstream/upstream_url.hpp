@@ -4,8 +4,8 @@
 //   openai+http://127.0.0.1:8000/v1#model=NAME&key_env=VAR
 // kind "openai": an OpenAI-compatible server (/chat/completions,
 // /completions under the URL's path); `model` the name to ask for (default:
-// the first of the upstream's /models); `key_env` the environment variable
-// holding a bearer key (never the command line).
+// the space's name); `key_env` the environment variable holding a bearer key
+// (never the command line).
 
 #include <cstdint>
 #include <optional>
