@@ -50,7 +50,9 @@ class agent_process {
             ++n;
         return n;
     }
-    bool wait_registered(std::chrono::milliseconds timeout = 10s) const {
+    // 30 s: the first start of a freshly linked tether-agent (libtorch is
+    // large) on a loaded 2-core machine has taken over 10 s.
+    bool wait_registered(std::chrono::milliseconds timeout = 30s) const {
         return wait_logged("registered with", timeout);
     }
 
