@@ -169,8 +169,37 @@ void load_config_file(const std::string& path, agent_options& o, std::string& br
                 o.max_context = static_cast<std::uint32_t>(json_number_value(v, key));
             } else if (key == "dtype") {
                 o.dtype = json_string_value(v, key);
-            } else if (key == "upstreams" || key == "chat_templates" || key == "models") {
-                auto& into = key == "upstreams" ? o.upstreams : key == "models" ? o.models : o.chat_templates;
+            } else if (key == "upstreams") {
+                // "SPACE": "URL", or "SPACE": {"url": URL, "key": KEY, "headers": {NAME: VALUE}}.
+                for (auto m : v.get_object()) {
+                    const std::string name(std::string_view(m.unescaped_key()));
+                    simdjson::ondemand::value item = m.value();
+                    const std::string what = "upstreams." + name;
+                    if (item.type() == simdjson::ondemand::json_type::string) {
+                        o.upstreams[name] = json_string_value(item, what);
+                        continue;
+                    }
+                    auto& headers = o.upstream_headers[name];
+                    headers.clear();
+                    for (auto f : item.get_object()) {
+                        const std::string field(std::string_view(f.unescaped_key()));
+                        simdjson::ondemand::value fv = f.value();
+                        if (field == "url") o.upstreams[name] = json_string_value(fv, what + ".url");
+                        else if (field == "key") headers.emplace_back("Authorization", "Bearer " + json_string_value(fv, what + ".key"));
+                        else if (field == "headers") {
+                            for (auto h : fv.get_object()) {
+                                const std::string header(std::string_view(h.unescaped_key()));
+                                simdjson::ondemand::value hv = h.value();
+                                headers.emplace_back(header, json_string_value(hv, what + ".headers." + header));
+                            }
+                        } else {
+                            throw config_error(fmt::format("{}: unknown setting '{}' (url, key, headers)", what, field));
+                        }
+                    }
+                    if (!o.upstreams.count(name)) throw config_error(what + ": no url");
+                }
+            } else if (key == "chat_templates" || key == "models") {
+                auto& into = key == "models" ? o.models : o.chat_templates;
                 for (auto m : v.get_object()) {
                     const std::string name(std::string_view(m.unescaped_key()));
                     simdjson::ondemand::value item = m.value();
@@ -227,7 +256,7 @@ void apply_environment(const environment& env, agent_options& o, std::string& br
     }
 }
 
-void validate(agent_options& o, const std::string& broker, const std::string& delay) {
+void validate(agent_options& o, const std::string& broker, const std::string& delay, const environment& env) {
     if (broker.empty()) throw config_error("no broker given: use --broker ws://HOST:PORT/agent (or TETHER_BROKER)");
     std::string error;
     auto url = parse_broker_url(broker, error);
@@ -254,7 +283,26 @@ void validate(agent_options& o, const std::string& broker, const std::string& de
         throw config_error(fmt::format("--dtype '{}': expected float16, bfloat16 or float32", o.dtype));
     for (const auto& [space, url] : o.upstreams) {
         std::string error;
-        if (!parse_upstream_url(url, error)) throw config_error(fmt::format("--upstream {}={}: {}", space, url, error));
+        const auto u = parse_upstream_url(url, error);
+        if (!u) throw config_error(fmt::format("--upstream {}={}: {}", space, url, error));
+        // Secrets named by the URL come from the environment, now: a missing
+        // one is a mistake to say at start, not a 401 on every request.
+        auto& headers = o.upstream_headers[space];
+        auto from_env = [&](const std::string& var) {
+            auto it = env.find(var);
+            if (it == env.end() || it->second.empty())
+                throw config_error(fmt::format("--upstream {}: the environment variable {} is not set", space, var));
+            for (const char c : it->second)
+                if (c == '\r' || c == '\n' || c == '\0')
+                    throw config_error(fmt::format("--upstream {}: ${} holds a line break", space, var));
+            return it->second;
+        };
+        if (!u->key_env.empty()) headers.emplace_back("Authorization", "Bearer " + from_env(u->key_env));
+        for (const auto& [header, var] : u->header_env) headers.emplace_back(header, from_env(var));
+        for (const auto& [header, value] : headers)
+            if (header.empty() || header.find_first_of(": \r\n") != std::string::npos ||
+                value.find_first_of("\r\n") != std::string::npos)
+                throw config_error(fmt::format("upstreams.{}: header '{}' is not a valid header", space, header));
         const std::string& name = space;
         if (std::none_of(o.spaces.begin(), o.spaces.end(), [&](const auto& s) { return s.name == name; }))
             throw config_error(fmt::format("--upstream {}={}: no space '{}' is served (--space {}=TOKEN)", space, url,
@@ -377,8 +425,11 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
                    "torch: SPACE=model.pt (TorchScript; its sidecar is model.json) or SPACE=DIR (a Hugging Face "
                    "model folder: config.json, *.safetensors, tokenizer.json), the model serving SPACE (repeatable)");
     app.add_option("--upstream", upstreams,
-                   "SPACE=openai+http://HOST:PORT/v1[#model=NAME&key_env=VAR]: serve SPACE from an OpenAI-compatible "
-                   "server on this box (repeatable; the key is read from the environment variable VAR)");
+                   "SPACE=openai+http(s)://HOST:PORT/v1[#model=NAME&key_env=VAR] (an OpenAI-compatible server) or "
+                   "SPACE=http(s)://HOST:PORT/PATH[#body=multipart&field=a.b] (any HTTP endpoint) or "
+                   "SPACE=gradio+http(s)://HOST:PORT/gradio_api/call/NAME[#inputs=prompt,file] (a Gradio app): serve SPACE from a "
+                   "server on this box (repeatable; keys from the environment: key_env=VAR, header_env=HEADER:VAR; "
+                   "see docs/operator.md)");
     app.add_option("--chat-template", chat_templates,
                    "torch: SPACE=FILE, a Jinja chat template for a model folder that has none (repeatable)");
     app.add_option("--device", device, "torch: auto, cpu, cuda or cuda:N (default auto: CUDA when present)");
@@ -397,7 +448,7 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     app.add_option("--workers", workers, "Inference threads (default: the sum of the spaces' capacities)");
     app.add_option("--name", name, "Agent name shown by the broker (default: host name)");
     app.add_option("--config", config, "JSON config file (settings and spaces; flags override it)");
-    app.add_option("--ca-file", ca_file, "PEM file of CA certificates to trust for wss:// (default: system store)");
+    app.add_option("--ca-file", ca_file, "PEM file of CA certificates to trust for wss:// and https:// upstreams (default: system store)");
     app.add_flag("--insecure", insecure,
                  "wss://: do not verify the broker's certificate (self-signed test setups only)");
     app.add_option("--grace", grace, "On SIGTERM, how long in-flight requests may finish (default 30 s)");
@@ -476,7 +527,7 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
                 throw config_error(fmt::format("--max-input '{}': not a size (e.g. 256MiB)", max_input));
             o.max_input_bytes = *size;
         }
-        validate(o, url, delay_text);
+        validate(o, url, delay_text, env);
     } catch (const config_error& e) {
         return {std::nullopt, 2, fmt::format("tether-agent: {}\nRun with --help for more information.\n", e.what())};
     }

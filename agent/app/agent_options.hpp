@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tether::agent {
@@ -31,7 +32,11 @@ struct agent_options {
     std::chrono::milliseconds delay_max{5000};
     double fail_rate = 0.0;
     std::map<std::string, std::string> models; // SPACE -> model.pt or a Hugging Face model folder (torch)
-    std::map<std::string, std::string> upstreams; // SPACE -> KIND+http://HOST:PORT/PATH#model=…&key_env=… (any backend)
+    std::map<std::string, std::string> upstreams; // SPACE -> [openai+]http(s)://HOST:PORT/PATH#settings (any backend)
+    // SPACE -> headers every call to its upstream carries: a bearer key and
+    // headers from the config file, values read from the environment
+    // (key_env, header_env); resolved by parsing, never from the command line.
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> upstream_headers;
     std::map<std::string, std::string> chat_templates; // SPACE -> a Jinja file for a model folder without a template (torch)
     std::string device = "auto";                // torch: auto, cpu, cuda, cuda:N
     bool half = false;                          // torch: float16 on CUDA

@@ -2,7 +2,7 @@
 
 #include "backends/mock/mock_backend.hpp"
 #include "backends/routing_backend.hpp"
-#include "backends/upstream/openai_upstream.hpp"
+#include "backends/upstream/upstream_backend.hpp"
 #ifdef TETHER_HAVE_TORCH
 #include "backends/torch/torch_backend.hpp"
 #endif
@@ -52,17 +52,27 @@ std::unique_ptr<backend> make_main_backend(const agent_options& opts) {
 std::unique_ptr<backend> make_backend(const agent_options& opts) {
     auto main = make_main_backend(opts);
     if (opts.upstreams.empty()) return main;
-    std::map<std::string, upstream_url> urls;
+    std::map<std::string, upstream_target> targets;
     std::map<std::string, bool> spaces;
     for (const auto& [space, text] : opts.upstreams) {
         std::string error;
         auto u = parse_upstream_url(text, error);
         if (!u) throw usage_error("--upstream " + space + "=" + text + ": " + error);
-        urls.emplace(space, std::move(*u));
+        upstream_target t;
+        t.url = std::move(*u);
+        if (auto h = opts.upstream_headers.find(space); h != opts.upstream_headers.end()) t.headers = h->second;
+        targets.emplace(space, std::move(t));
         spaces.emplace(space, true);
     }
-    return std::make_unique<routing_backend>(std::move(main), std::make_unique<openai_upstream>(std::move(urls)),
-                                             std::move(spaces));
+    upstream_settings settings;
+    settings.ca_file = opts.ca_file;
+    std::unique_ptr<backend> upstreams;
+    try {
+        upstreams = std::make_unique<upstream_backend>(std::move(targets), settings);
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(e.what());
+    }
+    return std::make_unique<routing_backend>(std::move(main), std::move(upstreams), std::move(spaces));
 }
 
 runner_settings make_runner_settings(const agent_options& opts, const backend& be) {

@@ -5,6 +5,7 @@
 // are never called on the network thread (a worker pool runs them).
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -35,6 +36,9 @@ struct job {
     std::string params_json = "{}";
     std::string messages_json; // "" when the request had none
     std::vector<input_file> files;
+    // When the broker gives up on the request (it cancels it then); a backend
+    // that calls out to something else stops before.
+    std::optional<std::chrono::system_clock::time_point> deadline;
 };
 
 // Set once by the transport (broker cancel, connection lost, shutdown); a

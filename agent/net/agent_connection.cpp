@@ -5,6 +5,7 @@
 #include "tether/protocol/blob_header.hpp"
 #include "tether/protocol/codec.hpp"
 #include "tether/protocol/json_writer.hpp"
+#include "tether/shared/clock.hpp"
 #include "tether/shared/ids.hpp"
 #include "tether/shared/log.hpp"
 
@@ -259,6 +260,7 @@ void agent_connection::start_job(active_request& r) {
     j->prompt = r.frame.prompt.value_or("");
     j->params_json = r.frame.params_json;
     j->messages_json = r.frame.messages_json.value_or("");
+    j->deadline = parse_rfc3339(r.frame.deadline);
     if (r.blobs) {
         j->files = r.blobs->take_files(*spool);
         r.blobs.reset();

@@ -110,6 +110,8 @@ void chat_run::fail(std::string_view state, std::string_view code, std::string_v
     if (state == "timeout") {
         e.status = http::status::gateway_timeout;
         e.message = "The request timed out: " + e.message;
+    } else if (code == "upstream_timeout") {
+        e.status = http::status::gateway_timeout; // the agent's upstream ran out of time
     } else if (code == "bad_input") {
         // The agent refused the request itself (a prompt past the model's
         // context, messages for a model without a chat template): the

@@ -3,8 +3,12 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <stdexcept>
 
 namespace tether::agent {
 namespace {
@@ -14,90 +18,133 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
-
-// Runs the io_context until `done`, in 50 ms slices; a cancelled job closes
-// the stream, which ends the pending operation with operation_aborted.
-template <typename Done> void run_until(asio::io_context& ioc, beast::tcp_stream& stream, cancellation_token& cancel, Done done) {
-    bool closed = false;
-    while (!done()) {
-        ioc.run_for(std::chrono::milliseconds(50));
-        if (ioc.stopped()) ioc.restart();
-        if (cancel.cancelled() && !closed) {
-            closed = true;
-            error_code ignored;
-            stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-            stream.close();
-        }
-    }
-}
+using steady = std::chrono::steady_clock;
 
 std::string describe(const error_code& ec) {
     if (ec == beast::error::timeout) return "timed out";
+    if (ec.category() == asio::error::get_ssl_category() || ec.category() == asio::ssl::error::get_stream_category()) {
+        std::string m = ec.message();
+        if (m.find("certificate") != std::string::npos) return "TLS: " + m + " (is its CA in --ca-file?)";
+        return "TLS: " + m;
+    }
     return ec.message();
 }
 
-} // namespace
+// The call's state, the same for a plain and a TLS stream.
+template <typename Stream> class call {
+  public:
+    call(asio::io_context& ioc, Stream& stream, cancellation_token& cancel, const http_call_limits& limits)
+        : ioc_(ioc), stream_(stream), cancel_(cancel), limits_(limits) {}
 
-http_call_result http_post(const upstream_url& url, const std::string& target,
-                           const std::vector<std::pair<std::string, std::string>>& headers, std::string body,
-                           cancellation_token& cancel, const std::function<bool(unsigned, std::string_view)>& on_head,
-                           const std::function<bool(std::string_view)>& on_body, const http_call_limits& limits) {
+    // Arms the lowest layer's timer for the next operation: `d`, or less when
+    // the whole call's deadline comes first.
+    void expire_after(std::chrono::milliseconds d) {
+        auto when = steady::now() + d;
+        if (limits_.deadline && *limits_.deadline < when) when = *limits_.deadline;
+        beast::get_lowest_layer(stream_).expires_at(when);
+    }
+    bool past_deadline() const { return limits_.deadline && steady::now() >= *limits_.deadline; }
+
+    // Runs the io_context until the operation started by `start` completes,
+    // in 50 ms slices; a cancelled job closes the socket, which ends the
+    // pending operation with operation_aborted.
+    template <typename Start> error_code run(Start&& start) {
+        bool done = false;
+        error_code ec;
+        start([&](error_code e) {
+            ec = e;
+            done = true;
+        });
+        while (!done) {
+            ioc_.run_for(std::chrono::milliseconds(50));
+            if (ioc_.stopped()) ioc_.restart();
+            if (cancel_.cancelled() && !closed_) close();
+        }
+        return ec;
+    }
+    void close() {
+        closed_ = true;
+        error_code ignored;
+        auto& sock = beast::get_lowest_layer(stream_).socket();
+        sock.shutdown(tcp::socket::shutdown_both, ignored);
+        beast::get_lowest_layer(stream_).close();
+    }
+
+  private:
+    asio::io_context& ioc_;
+    Stream& stream_;
+    cancellation_token& cancel_;
+    const http_call_limits& limits_;
+    bool closed_ = false;
+};
+
+template <typename Stream>
+http_call_result run_call(asio::io_context& ioc, Stream& stream, const upstream_url& url, const http_request_spec& spec,
+                          cancellation_token& cancel, const std::function<bool(const http_head&)>& on_head,
+                          const std::function<bool(std::string_view)>& on_body, const http_call_limits& limits) {
     http_call_result r;
-    asio::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    tcp::resolver resolver(ioc);
-    error_code ec;
-    bool done = false;
-    auto finish = [&](error_code e) {
-        ec = e;
-        done = true;
-    };
-    auto failed = [&](const std::string& what) {
-        r.how = cancel.cancelled() ? http_call_result::outcome::cancelled : http_call_result::outcome::failed;
-        r.error = what;
+    call<Stream> c(ioc, stream, cancel, limits);
+    auto failed = [&](const std::string& what, const error_code& ec) {
+        if (cancel.cancelled()) r.how = http_call_result::outcome::cancelled;
+        else if (ec == beast::error::timeout && c.past_deadline()) r.how = http_call_result::outcome::timed_out;
+        else r.how = http_call_result::outcome::failed;
+        r.error = what + describe(ec);
         return r;
     };
 
+    tcp::resolver resolver(ioc);
     tcp::resolver::results_type endpoints;
-    resolver.async_resolve(url.host, std::to_string(url.port), [&](error_code e, tcp::resolver::results_type res) {
-        endpoints = std::move(res);
-        finish(e);
+    auto ec = c.run([&](auto h) {
+        resolver.async_resolve(url.host, std::to_string(url.port), [&, h](error_code e, tcp::resolver::results_type res) {
+            endpoints = std::move(res);
+            h(e);
+        });
     });
-    run_until(ioc, stream, cancel, [&] { return done; });
-    if (ec) return failed("cannot resolve " + url.host + ": " + describe(ec));
+    if (ec) return failed("cannot resolve " + url.host + ": ", ec);
 
-    done = false;
-    stream.expires_after(limits.connect_timeout);
-    stream.async_connect(endpoints, [&](error_code e, const tcp::endpoint&) { finish(e); });
-    run_until(ioc, stream, cancel, [&] { return done; });
-    if (ec) return failed("cannot connect to " + url.host + ":" + std::to_string(url.port) + ": " + describe(ec));
+    c.expire_after(limits.connect_timeout);
+    ec = c.run([&](auto h) { beast::get_lowest_layer(stream).async_connect(endpoints, [h](error_code e, const tcp::endpoint&) { h(e); }); });
+    if (ec) return failed("cannot connect to " + url.host + ":" + std::to_string(url.port) + ": ", ec);
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+        if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()))
+            return failed("TLS: ", error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
+        stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+        c.expire_after(limits.connect_timeout);
+        ec = c.run([&](auto h) { stream.async_handshake(asio::ssl::stream_base::client, [h](error_code e) { h(e); }); });
+        if (ec) return failed("cannot connect to " + url.display() + ": ", ec);
+    }
     r.connected = true;
 
-    http::request<http::string_body> req{http::verb::post, target, 11};
-    req.set(http::field::host, url.host + ":" + std::to_string(url.port));
+    const bool get = spec.method == "GET";
+    http::request<http::string_body> req{get ? http::verb::get : http::verb::post, spec.target, 11};
+    const bool default_port = url.port == (url.tls() ? 443 : 80);
+    const bool v6 = url.host.find(':') != std::string::npos;
+    const std::string host = v6 ? "[" + url.host + "]" : url.host;
+    req.set(http::field::host, default_port ? host : host + ":" + std::to_string(url.port));
     req.set(http::field::user_agent, "tether-agent");
-    req.set(http::field::content_type, "application/json");
-    for (const auto& [k, v] : headers) req.set(k, v);
-    req.body() = std::move(body);
+    if (!get) req.set(http::field::content_type, spec.content_type);
+    for (const auto& [k, v] : spec.headers) req.set(k, v);
+    if (!get) req.body() = spec.body;
     req.prepare_payload();
 
-    done = false;
-    stream.expires_after(limits.idle_timeout);
-    http::async_write(stream, req, [&](error_code e, std::size_t) { finish(e); });
-    run_until(ioc, stream, cancel, [&] { return done; });
-    if (ec) return failed("sending the request failed: " + describe(ec));
+    c.expire_after(limits.idle_timeout);
+    ec = c.run([&](auto h) { http::async_write(stream, req, [h](error_code e, std::size_t) { h(e); }); });
+    if (ec) return failed("sending the request failed: ", ec);
 
     beast::flat_buffer buffer;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(limits.max_body);
-    done = false;
-    stream.expires_after(limits.idle_timeout);
-    http::async_read_header(stream, buffer, parser, [&](error_code e, std::size_t) { finish(e); });
-    run_until(ioc, stream, cancel, [&] { return done; });
-    if (ec) return failed("no answer: " + describe(ec));
-    r.status = parser.get().result_int();
-    r.content_type = std::string(parser.get()[http::field::content_type]);
-    if (!on_head(r.status, r.content_type)) {
+    parser.header_limit(64U << 10);
+    c.expire_after(limits.idle_timeout);
+    ec = c.run([&](auto h) { http::async_read_header(stream, buffer, parser, [h](error_code e, std::size_t) { h(e); }); });
+    if (ec == http::error::body_limit)
+        return failed("the answer is larger than the limit (" + std::to_string(limits.max_body) + " bytes): ", ec);
+    if (ec) return failed("no answer: ", ec);
+    r.head.status = parser.get().result_int();
+    r.head.content_type = std::string(parser.get()[http::field::content_type]);
+    r.head.content_disposition = std::string(parser.get()[http::field::content_disposition]);
+    if (!on_head(r.head)) {
+        c.close();
         r.how = http_call_result::outcome::done;
         return r;
     }
@@ -106,20 +153,54 @@ http_call_result http_post(const upstream_url& url, const std::string& target,
     while (!parser.is_done()) {
         parser.get().body().data = chunk;
         parser.get().body().size = sizeof chunk;
-        done = false;
-        stream.expires_after(limits.idle_timeout);
-        http::async_read(stream, buffer, parser, [&](error_code e, std::size_t) { finish(e); });
-        run_until(ioc, stream, cancel, [&] { return done; });
+        c.expire_after(limits.idle_timeout);
+        ec = c.run([&](auto h) { http::async_read_some(stream, buffer, parser, [h](error_code e, std::size_t) { h(e); }); });
         if (ec == http::error::need_buffer) ec = {};
         const std::size_t got = sizeof chunk - parser.get().body().size;
-        if (got > 0 && !on_body(std::string_view(chunk, got))) break;
-        if (ec == http::error::body_limit) return failed("the answer is larger than " + std::to_string(limits.max_body >> 20) + " MiB");
-        if (ec) return failed("the answer broke off: " + describe(ec));
+        if (got > 0 && !on_body(std::string_view(chunk, got))) {
+            c.close();
+            break;
+        }
+        if (ec == http::error::body_limit)
+            return failed("the answer is larger than the limit (" + std::to_string(limits.max_body) + " bytes): ", ec);
+        if (ec) return failed("the answer broke off: ", ec);
     }
-    error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    c.close();
     r.how = http_call_result::outcome::done;
     return r;
+}
+
+} // namespace
+
+http_call_result http_call(const upstream_url& url, asio::ssl::context* tls, const http_request_spec& request,
+                           cancellation_token& cancel, const std::function<bool(const http_head&)>& on_head,
+                           const std::function<bool(std::string_view)>& on_body, const http_call_limits& limits) {
+    asio::io_context ioc;
+    if (url.tls()) {
+        if (tls == nullptr) {
+            http_call_result r;
+            r.error = "no TLS context for " + url.display();
+            return r;
+        }
+        beast::ssl_stream<beast::tcp_stream> stream(ioc, *tls);
+        return run_call(ioc, stream, url, request, cancel, on_head, on_body, limits);
+    }
+    beast::tcp_stream stream(ioc);
+    return run_call(ioc, stream, url, request, cancel, on_head, on_body, limits);
+}
+
+asio::ssl::context make_upstream_tls(const std::string& ca_file) {
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    error_code ec;
+    if (!ca_file.empty()) {
+        ctx.load_verify_file(ca_file, ec);
+        if (ec) throw std::invalid_argument("--ca-file " + ca_file + ": " + ec.message());
+    } else {
+        ctx.set_default_verify_paths(ec);
+        if (ec) throw std::runtime_error("cannot load the system's CA certificates: " + ec.message());
+    }
+    return ctx;
 }
 
 } // namespace tether::agent

@@ -201,6 +201,39 @@ TEST_CASE("upstreams: a served space, a URL that parses, not together with a mod
     CHECK(with({"--backend", "torch", "--model", "A=a.pt", "--model", "B=b.pt", "--upstream", "A=openai+http://h/v1"})
               .message.find("both --model and --upstream") != std::string::npos);
     CHECK(with({"--upstream", "openai+http://h/v1"}).exit_code == 2);
+    CHECK(with({"--upstream", "A=http://h:7860/run#body=multipart"}).options);
+}
+
+TEST_CASE("upstream secrets come from the environment or the config file, never the command line") {
+    const std::vector<std::string> base{"--broker", "ws://b:1/agent", "--space", "A=t", "--space", "B=u"};
+    auto args = base;
+    args.insert(args.end(), {"--upstream", "A=openai+https://h/v1#key_env=VLLM_KEY&header_env=X-Org:ORG_ID"});
+    auto ok = parse(args, {{"VLLM_KEY", "sk-1"}, {"ORG_ID", "acme"}});
+    REQUIRE(ok.options);
+    using headers = std::vector<std::pair<std::string, std::string>>;
+    CHECK(ok.options->upstream_headers.at("A") == headers{{"Authorization", "Bearer sk-1"}, {"X-Org", "acme"}});
+    // A variable the URL names but the environment lacks is an error at start.
+    auto missing = parse(args, {{"VLLM_KEY", "sk-1"}});
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.message.find("ORG_ID is not set") != std::string::npos);
+    auto newline = parse(args, {{"VLLM_KEY", "sk-1\r\nX-Evil: 1"}, {"ORG_ID", "acme"}});
+    CHECK(newline.exit_code == 2);
+
+    config_file cfg(R"({"broker":"ws://b/agent","spaces":[{"name":"A","token":"t"},{"name":"B","token":"u"}],
+        "upstreams":{"A":{"url":"http://127.0.0.1:7860/run","key":"k-2","headers":{"X-Api-Key":"k-3"}},
+                     "B":"openai+http://127.0.0.1:8000/v1"}})");
+    auto from_file = parse({"--config", cfg.path});
+    INFO(from_file.message);
+    REQUIRE(from_file.options);
+    CHECK(from_file.options->upstreams.at("A") == "http://127.0.0.1:7860/run");
+    CHECK(from_file.options->upstream_headers.at("A") == headers{{"Authorization", "Bearer k-2"}, {"X-Api-Key", "k-3"}});
+    CHECK(from_file.options->upstreams.at("B") == "openai+http://127.0.0.1:8000/v1");
+    for (const char* bad : {R"({"A":{"key":"k"}})", R"({"A":{"url":"http://h/","colour":"red"}})",
+                            R"({"A":{"url":"http://h/","headers":{"Bad Name":"v"}}})"}) {
+        INFO(bad);
+        config_file b(std::string(R"({"broker":"ws://b/agent","spaces":[{"name":"A","token":"t"}],"upstreams":)") + bad + "}");
+        CHECK(parse({"--config", b.path}).exit_code == 2);
+    }
 }
 
 TEST_CASE("a broken or unknown config file setting exits 2 naming the problem") {
