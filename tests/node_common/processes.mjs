@@ -71,10 +71,10 @@ export function broker_admin(data_dir, args, env = {}) {
 }
 
 // Starts `bin` with stdout and stderr appended to LOG_DIR/NAME.log.
-export function start_process(name, bin, args, log_dir) {
+export function start_process(name, bin, args, log_dir, extra_env = {}) {
   const log_path = path.join(log_dir, `${name}.log`);
   const log = fs.openSync(log_path, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', log, log], env: { ...process.env } });
+  const child = spawn(bin, args, { stdio: ['ignore', log, log], env: { ...process.env, ...extra_env } });
   fs.closeSync(log);
   child.log_path = log_path;
   children.add(child);

@@ -58,13 +58,14 @@ export class tether_env {
     }, 20000, 100);
   }
 
-  start_mock_agent(spaces, extra = []) { return this.start_agent(spaces, ['--backend', 'mock', ...extra]); }
+  start_mock_agent(spaces, extra = [], env = {}) { return this.start_agent(spaces, ['--backend', 'mock', ...extra], env); }
 
-  // tether-agent with the given backend flags (--backend torch --model …).
-  start_agent(spaces, backend_args) {
+  // tether-agent with the given backend flags (--backend torch --model …)
+  // and environment variables (an upstream's key).
+  start_agent(spaces, backend_args, env = {}) {
     const args = ['--broker', `ws://127.0.0.1:${this.port}/agent`, ...backend_args];
     for (const [space, token] of Object.entries(spaces)) args.push('--space', `${space}=${token}`);
-    const child = start_process(`agent-${this.agents.length + 1}`, agent_bin, args, this.dir);
+    const child = start_process(`agent-${this.agents.length + 1}`, agent_bin, args, this.dir, env);
     this.agents.push(child);
     return child;
   }
