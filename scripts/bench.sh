@@ -11,7 +11,12 @@
 #   scripts/bench.sh retention        latency at concurrency 1 while a retention pass deletes
 #                                     RETENTION_REQUESTS (40000) finished requests, against the same
 #                                     run before they are due (~3 min)
+#   scripts/bench.sh tunnel           the latency --upstream adds: POST /v1/chat/completions
+#                                     through the broker and an agent to the reference upstream
+#                                     (answers at once, streamed), against the same POST sent
+#                                     straight to it, concurrency 1 (~1 min)
 #   BUILD_DIR=build-bench JOBS=2 KEEP=1 (keep the temp dir and its logs)
+#   PREBUILT=build                    use that build's binaries instead of building
 #   The last three wait (up to QUIET_WAIT=900 s) before each run until the
 #   1-minute load average is at most QUIET_LOAD=1.0; QUIET_LOAD=off skips that.
 set -euo pipefail
@@ -33,17 +38,24 @@ full)
   scale_n=1500
   up_small_count=8 up_small=4MiB up_large_count=4 up_large=192MiB
   ;;
-scale10k | upload1g | soak | retention) ;;
+scale10k | upload1g | soak | retention | tunnel) ;;
 *)
-  echo "usage: scripts/bench.sh [quick|full|scale10k|upload1g|soak|retention]" >&2
+  echo "usage: scripts/bench.sh [quick|full|scale10k|upload1g|soak|retention|tunnel]" >&2
   exit 2
   ;;
 esac
 
-echo "== build (Release, $build)"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTETHER_WITH_TORCH=OFF -DTETHER_BUILD_BENCH=ON \
-  -DTETHER_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" --target tether-broker tether-agent tether-loadgen -j "$jobs" >/dev/null
+if [ -n "${PREBUILT:-}" ]; then
+  # PREBUILT=DIR: the binaries of a build already made (say the test build,
+  # RelWithDebInfo), not rebuilt; the figures say which.
+  build=$(cd "$PREBUILT" && pwd)
+  echo "== prebuilt binaries in $build ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
+else
+  echo "== build (Release, $build)"
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTETHER_WITH_TORCH=OFF -DTETHER_BUILD_BENCH=ON \
+    -DTETHER_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$build" --target tether-broker tether-agent tether-loadgen -j "$jobs" >/dev/null
+fi
 broker_bin=$build/broker/tether-broker
 agent_bin=$build/agent/tether-agent
 loadgen=$build/bench/tether-loadgen
@@ -268,6 +280,38 @@ soak)
   row "soak: RSS slope KiB/min (all / second half)" \
     "$(get soak/throughput-memory slope_kib_min) / $(get soak/throughput-memory slope2_kib_min) ($(get soak/throughput-memory samples) samples)" "~0"
   row "soak: broker open files start -> end" "$(get soak/throughput-memory fds_start) -> $(get soak/throughput-memory fds_end)" "flat"
+  exit 0
+  ;;
+tunnel)
+  # client -> broker /v1 -> WebSocket -> tether-agent --upstream -> reference
+  # upstream (a streamed one-token chat answer at once), against client ->
+  # reference upstream directly; both sequential over a kept-alive connection.
+  "$loadgen" upstream --listen 127.0.0.1:0 --port-file "$work/upstream.port" --lifetime 30m >"$work/upstream.out" 2>&1 &
+  pids+=("$!")
+  wait_for 10 test -s "$work/upstream.port" || { echo "upstream did not start"; exit 1; }
+  up=127.0.0.1:$(cat "$work/upstream.port")
+  new_data "$work/data"
+  start_broker broker
+  relay_token=$(new_space relay)
+  local_token=$(new_space local)
+  # One agent: "relay" from the upstream, "local" from the mock backend (no
+  # delay), which tells the broker's and the WebSocket's share apart from the
+  # upstream call's.
+  start_mock relay --space "relay=$relay_token" --space "local=$local_token" --upstream "relay=openai+http://$up/v1#model=ref"
+  wait_for 30 space_connected relay || { echo "agent did not register:"; tail -5 "$work"/agent-*.err; exit 1; }
+  machine_line
+  n=${TUNNEL_REQUESTS:-5000}
+  run tunnel 180 latency --flow openai --target "$target" --space relay --concurrency 1 --requests "$n" \
+    --warmup 200 --duration 60s --reference "$up" --reference-label direct
+  run local 180 latency --flow openai --target "$target" --space local --concurrency 1 --requests "$n" \
+    --warmup 200 --duration 60s
+  echo "== machine after: load $(loadavg)"
+  echo
+  row "figure (tunnel, $(nproc) cores, n=$(get tunnel/tether ok))" "measured" "goal"
+  row "direct to the upstream p50/p99 ms" "$(get tunnel/direct p50_ms)/$(get tunnel/direct p99_ms)" ""
+  row "through broker + agent p50/p99 ms" "$(get tunnel/tether p50_ms)/$(get tunnel/tether p99_ms)" ""
+  row "added by the tunnel p50/p99 ms" "$(get tunnel/ratio added_p50_ms)/$(get tunnel/ratio added_p99_ms)" "<= 1 ms at p50"
+  row "the same broker + agent, mock backend p50/p99 ms" "$(get local/tether p50_ms)/$(get local/tether p99_ms)" "(the broker's share)"
   exit 0
   ;;
 retention)

@@ -14,6 +14,7 @@ struct loadgen_options {
     // Where: the broker (or nginx in front of the reference upstream).
     std::string target = "127.0.0.1:8080";
     std::string reference;   // latency: HOST:PORT of the nginx hop to compare with ("" = none)
+    std::string reference_label = "nginx-hop"; // what the reference is ("direct": the upstream itself)
     std::string api_key;     // Bearer for /api/...
     std::string admin_key;   // scale: an admin's key, to create the spaces it needs
     std::vector<std::string> spaces{"bench"};

@@ -50,7 +50,21 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint64_t& next_i
         http::response<http::string_body> res;
         res.version(11);
         res.keep_alive(req.keep_alive());
-        if (req.method() == http::verb::post && target == "/v1/chat/completions") {
+        if (req.method() == http::verb::post && target == "/v1/chat/completions" &&
+            req.body().find("\"stream\":true") != std::string::npos) {
+            // As an OpenAI-compatible server streams (what tether-agent's
+            // --upstream asks for): the chunks of a one-token answer at once.
+            const std::uint64_t id = ++next_id;
+            res.result(http::status::ok);
+            res.set(http::field::content_type, "text/event-stream");
+            const auto head = fmt::format("data: {{\"id\":\"chatcmpl-{:016x}\",\"object\":\"chat.completion.chunk\","
+                                          "\"created\":0,\"model\":\"ref\",\"choices\":[{{\"index\":0,",
+                                          id);
+            res.body() = head + "\"delta\":{\"role\":\"assistant\",\"content\":\"ok\"}}]}\n\n" + head +
+                         "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n" +
+                         "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}\n\n"
+                         "data: [DONE]\n\n";
+        } else if (req.method() == http::verb::post && target == "/v1/chat/completions") {
             // The OpenAI flow's reference: a chat.completion answered at once.
             const std::uint64_t id = ++next_id;
             res.result(http::status::ok);

@@ -186,8 +186,9 @@ void test_upstream::accept_loop() {
 }
 
 void test_upstream::serve(int fd) {
-    upstream_request req;
-    if (read_request(fd, req)) {
+    for (;;) {
+        upstream_request req;
+        if (!read_request(fd, req)) break;
         {
             std::lock_guard lock(mutex_);
             requests_.push_back(req);
@@ -195,7 +196,11 @@ void test_upstream::serve(int fd) {
         upstream_conn conn(fd, stopping_);
         handler_(req, conn);
         if (conn.client_gone() && !stopping_) ++client_closes_;
-        if (!conn.reset_) ::shutdown(fd, SHUT_WR);
+        if (conn.reset_ || conn.client_gone()) break;
+        if (!keep_alive_) {
+            ::shutdown(fd, SHUT_WR);
+            break;
+        }
     }
     std::lock_guard lock(mutex_);
     open_fds_.erase(std::remove(open_fds_.begin(), open_fds_.end(), fd), open_fds_.end());

@@ -67,6 +67,9 @@ class test_upstream {
     test_upstream& operator=(const test_upstream&) = delete;
 
     std::uint16_t port() const { return port_; }
+    // Serve further requests on a connection after a handler returns (HTTP
+    // keep-alive); by default each connection is closed after one.
+    void keep_alive(bool on) { keep_alive_ = on; }
     std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
     std::vector<upstream_request> requests() const;
     // Connections whose client closed while the handler was still writing.
@@ -82,6 +85,7 @@ class test_upstream {
     int listen_fd_ = -1;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> keep_alive_{false};
     std::atomic<int> client_closes_{0};
     std::atomic<int> connections_{0};
     mutable std::mutex mutex_;

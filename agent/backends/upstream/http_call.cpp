@@ -8,7 +8,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <map>
 #include <stdexcept>
+#include <vector>
 
 namespace tether::agent {
 namespace {
@@ -78,11 +80,20 @@ template <typename Stream> class call {
     bool closed_ = false;
 };
 
+// One exchange on `stream`: connected here unless `reused` (a kept-alive
+// connection from the pool). `keep` is set when the connection may serve
+// another call (the answer was read whole and the upstream keeps it open);
+// `stale` when a reused connection turned out closed before any answer, so
+// the caller may retry on a new one.
 template <typename Stream>
-http_call_result run_call(asio::io_context& ioc, Stream& stream, const upstream_url& url, const http_request_spec& spec,
-                          cancellation_token& cancel, const std::function<bool(const http_head&)>& on_head,
-                          const std::function<bool(std::string_view)>& on_body, const http_call_limits& limits) {
+http_call_result run_call(asio::io_context& ioc, Stream& stream, bool reused, const upstream_url& url,
+                          const http_request_spec& spec, cancellation_token& cancel,
+                          const std::function<bool(const http_head&)>& on_head,
+                          const std::function<bool(std::string_view)>& on_body, const http_call_limits& limits, bool& keep,
+                          bool& stale) {
     http_call_result r;
+    keep = false;
+    stale = false;
     call<Stream> c(ioc, stream, cancel, limits);
     auto failed = [&](const std::string& what, const error_code& ec) {
         if (cancel.cancelled()) r.how = http_call_result::outcome::cancelled;
@@ -92,19 +103,30 @@ http_call_result run_call(asio::io_context& ioc, Stream& stream, const upstream_
         return r;
     };
 
-    tcp::resolver resolver(ioc);
-    tcp::resolver::results_type endpoints;
-    auto ec = c.run([&](auto h) {
-        resolver.async_resolve(url.host, std::to_string(url.port), [&, h](error_code e, tcp::resolver::results_type res) {
-            endpoints = std::move(res);
-            h(e);
+    error_code ec;
+    if (!reused) {
+        // A numeric address needs no resolver (whose lookup runs on a thread of its own).
+        std::vector<tcp::endpoint> endpoints;
+        const auto address = asio::ip::make_address(url.host, ec);
+        if (!ec) {
+            endpoints.emplace_back(address, url.port);
+        } else {
+            tcp::resolver resolver(ioc);
+            ec = c.run([&](auto h) {
+                resolver.async_resolve(url.host, std::to_string(url.port), [&, h](error_code e, tcp::resolver::results_type res) {
+                    for (const auto& e2 : res) endpoints.push_back(e2.endpoint());
+                    h(e);
+                });
+            });
+            if (ec) return failed("cannot resolve " + url.host + ": ", ec);
+        }
+        c.expire_after(limits.connect_timeout);
+        ec = c.run([&](auto h) {
+            beast::get_lowest_layer(stream).async_connect(endpoints, [h](error_code e, const tcp::endpoint&) { h(e); });
         });
-    });
-    if (ec) return failed("cannot resolve " + url.host + ": ", ec);
-
-    c.expire_after(limits.connect_timeout);
-    ec = c.run([&](auto h) { beast::get_lowest_layer(stream).async_connect(endpoints, [h](error_code e, const tcp::endpoint&) { h(e); }); });
-    if (ec) return failed("cannot connect to " + url.host + ":" + std::to_string(url.port) + ": ", ec);
+        if (ec) return failed("cannot connect to " + url.host + ":" + std::to_string(url.port) + ": ", ec);
+        beast::get_lowest_layer(stream).socket().set_option(tcp::no_delay(true), ec);
+    }
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
         if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()))
             return failed("TLS: ", error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category()));
@@ -114,6 +136,11 @@ http_call_result run_call(asio::io_context& ioc, Stream& stream, const upstream_
         if (ec) return failed("cannot connect to " + url.display() + ": ", ec);
     }
     r.connected = true;
+    if (spec.method.empty()) { // a probe: connecting was the point
+        c.close();
+        r.how = http_call_result::outcome::done;
+        return r;
+    }
 
     const bool get = spec.method == "GET";
     http::request<http::string_body> req{get ? http::verb::get : http::verb::post, spec.target, 11};
@@ -129,6 +156,13 @@ http_call_result run_call(asio::io_context& ioc, Stream& stream, const upstream_
 
     c.expire_after(limits.idle_timeout);
     ec = c.run([&](auto h) { http::async_write(stream, req, [h](error_code e, std::size_t) { h(e); }); });
+    // A kept-alive connection the upstream has closed meanwhile fails here or
+    // at the first read: nothing was answered, so the call may be retried.
+    auto closed_by_peer = [&](const error_code& e) {
+        return e == http::error::end_of_stream || e == asio::error::eof || e == asio::error::connection_reset ||
+               e == asio::error::broken_pipe;
+    };
+    if (ec && reused && closed_by_peer(ec) && !cancel.cancelled()) stale = true;
     if (ec) return failed("sending the request failed: ", ec);
 
     beast::flat_buffer buffer;
@@ -139,6 +173,7 @@ http_call_result run_call(asio::io_context& ioc, Stream& stream, const upstream_
     ec = c.run([&](auto h) { http::async_read_header(stream, buffer, parser, [h](error_code e, std::size_t) { h(e); }); });
     if (ec == http::error::body_limit)
         return failed("the answer is larger than the limit (" + std::to_string(limits.max_body) + " bytes): ", ec);
+    if (ec && reused && closed_by_peer(ec) && buffer.size() == 0 && !cancel.cancelled()) stale = true;
     if (ec) return failed("no answer: ", ec);
     r.head.status = parser.get().result_int();
     r.head.content_type = std::string(parser.get()[http::field::content_type]);
@@ -165,9 +200,22 @@ http_call_result run_call(asio::io_context& ioc, Stream& stream, const upstream_
             return failed("the answer is larger than the limit (" + std::to_string(limits.max_body) + " bytes): ", ec);
         if (ec) return failed("the answer broke off: ", ec);
     }
-    c.close();
+    keep = parser.is_done() && parser.keep_alive() && buffer.size() == 0 && !cancel.cancelled() && !c.past_deadline();
+    if (!keep) c.close();
     r.how = http_call_result::outcome::done;
     return r;
+}
+
+// Plain connections kept alive for the next call, per worker thread: each
+// thread runs its own io_context, so a pooled socket is only ever used by the
+// thread that made it. At most 4 idle per upstream per thread.
+struct thread_pool {
+    asio::io_context ioc;
+    std::map<std::string, std::vector<beast::tcp_stream>> idle;
+};
+thread_pool& this_thread_pool() {
+    thread_local thread_pool p;
+    return p;
 }
 
 } // namespace
@@ -175,18 +223,32 @@ http_call_result run_call(asio::io_context& ioc, Stream& stream, const upstream_
 http_call_result http_call(const upstream_url& url, asio::ssl::context* tls, const http_request_spec& request,
                            cancellation_token& cancel, const std::function<bool(const http_head&)>& on_head,
                            const std::function<bool(std::string_view)>& on_body, const http_call_limits& limits) {
-    asio::io_context ioc;
+    bool keep = false, stale = false;
     if (url.tls()) {
         if (tls == nullptr) {
             http_call_result r;
             r.error = "no TLS context for " + url.display();
             return r;
         }
+        asio::io_context ioc;
         beast::ssl_stream<beast::tcp_stream> stream(ioc, *tls);
-        return run_call(ioc, stream, url, request, cancel, on_head, on_body, limits);
+        return run_call(ioc, stream, false, url, request, cancel, on_head, on_body, limits, keep, stale);
     }
-    beast::tcp_stream stream(ioc);
-    return run_call(ioc, stream, url, request, cancel, on_head, on_body, limits);
+    auto& pool = this_thread_pool();
+    const std::string key = url.host + ":" + std::to_string(url.port);
+    auto& idle = pool.idle[key];
+    while (!idle.empty()) {
+        beast::tcp_stream stream = std::move(idle.back());
+        idle.pop_back();
+        auto r = run_call(pool.ioc, stream, true, url, request, cancel, on_head, on_body, limits, keep, stale);
+        if (keep && idle.size() < 4) idle.push_back(std::move(stream));
+        if (!stale) return r;
+        // The upstream had closed it: the next idle one, or a new connection.
+    }
+    beast::tcp_stream stream(pool.ioc);
+    auto r = run_call(pool.ioc, stream, false, url, request, cancel, on_head, on_body, limits, keep, stale);
+    if (keep && idle.size() < 4) idle.push_back(std::move(stream));
+    return r;
 }
 
 asio::ssl::context make_upstream_tls(const std::string& ca_file) {

@@ -112,3 +112,35 @@ TEST_CASE("a reset mid-body is an error after the pieces that came before it", "
     CHECK(got == "data: partial\n\n");
     CHECK(r.error.find("broke off") != std::string::npos);
 }
+
+TEST_CASE("connections are kept alive between calls, and one the upstream closed is replaced", "[upstream]") {
+    auto answer = [](const upstream_request&, upstream_conn& c) { c.send(http_answer(200, "text/plain", "ok")); };
+    test_upstream up(answer);
+    http_request_spec req;
+    req.target = "/x";
+    auto call_once = [&] {
+        cancellation_token cancel;
+        std::string body;
+        const auto r = http_call(url_of(up), nullptr, req, cancel, [](const http_head&) { return true; },
+                                 [&](std::string_view b) {
+                                     body += b;
+                                     return true;
+                                 }, {});
+        return r.how == http_call_result::outcome::done && body == "ok";
+    };
+    SECTION("kept alive: one connection for three calls") {
+        up.keep_alive(true);
+        CHECK(call_once());
+        CHECK(call_once());
+        CHECK(call_once());
+        CHECK(up.connections() == 1);
+        CHECK(up.requests().size() == 3);
+    }
+    SECTION("closed after each answer: every call still succeeds, on a new connection") {
+        CHECK(call_once());
+        CHECK(call_once());
+        CHECK(call_once());
+        CHECK(up.requests().size() == 3);
+        CHECK(up.connections() >= 3);
+    }
+}
