@@ -6,6 +6,7 @@
 # Build dir: $FUZZ_BUILD_DIR if set, else $BUILD_DIR/fuzz when BUILD_DIR is set
 # (relative paths are from the repo root), else <repo>/build-fuzz.
 # JOBS: build parallelism (default 2). FUZZ_FLAGS: extra libFuzzer flags.
+# FUZZ_BUILD_ONLY=1: build, do not fuzz.
 # Runs every target even after a crash, prints one summary line per target
 # (runs, exec/s, cov, ft, corpus), and exits non-zero if any target crashed;
 # crashing inputs are kept in <build>/artifacts/<target>/, logs in <build>/logs/.
@@ -47,6 +48,9 @@ CXX=clang++ cmake -S "$root" -B "$build" "${generator[@]}" \
 build_targets=()
 for t in "${targets[@]}"; do build_targets+=("${t}_fuzz"); done
 cmake --build "$build" --target "${build_targets[@]}" -j "${JOBS:-2}"
+# FUZZ_BUILD_ONLY=1: build the targets and stop (test.sh builds them while
+# the other tests run, then fuzzes).
+if [[ -n "${FUZZ_BUILD_ONLY:-}" ]]; then exit 0; fi
 
 # Per-target limits: inputs long enough for what each parser bounds (the
 # multipart header block is 16 KiB), and for media a malloc limit far above

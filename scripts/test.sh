@@ -27,13 +27,26 @@ if [ ! -f "$stamp" ] || ! cmp -s tests/text/package-lock.json "$stamp"; then
   cp tests/text/package-lock.json "$stamp"
 fi
 
+test_start=$(date +%s)
 echo "== configure ($build)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_WERROR=ON -DTETHER_BUILD_TESTS=ON -DTETHER_REQUIRE_TORCH=ON
 echo "== build"
 cmake --build "$build" -j "$jobs"
 
+# The fuzzers' clang build (ASan+UBSan, a build dir of its own) goes on at
+# the lowest priority while the tests run: much of their time is spent
+# waiting on processes, and the build would otherwise add minutes after them.
+fuzz_build_pid=
+if [ -z "${SKIP_FUZZ:-}" ] && [ -x scripts/fuzz.sh ]; then
+  echo "== building the fuzzers in the background (log: $build/fuzz-build.log)"
+  FUZZ_BUILD_ONLY=1 nice -n 19 scripts/fuzz.sh >"$build/fuzz-build.log" 2>&1 &
+  fuzz_build_pid=$!
+  trap 'kill "$fuzz_build_pid" 2>/dev/null || true' EXIT
+fi
+phase_start=$(date +%s)
 echo "== unit, integration and end-to-end tests"
 (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 300)
+echo "== ctest took $(($(date +%s) - phase_start)) s"
 # A test name CTest cannot pass through to Catch (a ';' splits it, a leading
 # '-' reads as a flag) runs nothing and still "passes": refuse that.
 if grep -q "No test cases matched" "$build/Testing/Temporary/LastTest.log"; then
@@ -42,9 +55,16 @@ if grep -q "No test cases matched" "$build/Testing/Temporary/LastTest.log"; then
   exit 1
 fi
 
-if [ -z "${SKIP_FUZZ:-}" ] && [ -x scripts/fuzz.sh ]; then
+if [ -n "$fuzz_build_pid" ]; then
+  if ! wait "$fuzz_build_pid"; then
+    echo "test.sh: building the fuzzers failed:" >&2
+    tail -40 "$build/fuzz-build.log" >&2
+    exit 1
+  fi
+  phase_start=$(date +%s)
   echo "== fuzzers: protocol, multipart, HTTP, media, tokenizer, template (${FUZZ_SECONDS:-30} s each)"
   scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  echo "== fuzzing took $(($(date +%s) - phase_start)) s"
 fi
 
 if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/browser-tests.sh ]; then
@@ -57,4 +77,4 @@ if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/openai-tests.sh ]; then
   TETHER_BROKER_BIN="$root/$build/broker/tether-broker" TETHER_AGENT_BIN="$root/$build/agent/tether-agent" \
     scripts/openai-tests.sh
 fi
-echo "== all tests passed"
+echo "== all tests passed ($(($(date +%s) - test_start)) s after setup)"

@@ -51,7 +51,7 @@ void endpoint(const upstream_request& req, upstream_conn& c) {
         c.chunked_head(200, "text/event-stream");
         for (const char* piece : {"Str", "eam", "ed ", "reply"}) {
             c.chunk(std::string("event: generating\ndata: {\"data\":[\"") + piece + "\"]}\n\n");
-            c.pause(std::chrono::milliseconds(30));
+            c.pause(std::chrono::milliseconds(150)); // apart, so the broker does not merge them
         }
         c.chunk("event: complete\ndata: {\"msg\":\"done\"}\n\n");
         c.end();
@@ -218,7 +218,7 @@ struct gradio_app {
                 for (const char* so_far : {"Hel", "Hello th", "Hello there"}) {
                     c.chunk(std::string("event: generating\ndata: [\"") + so_far + "\"]\n\n");
                     c.chunk("event: heartbeat\ndata: null\n\n");
-                    c.pause(std::chrono::milliseconds(30));
+                    c.pause(std::chrono::milliseconds(150)); // apart, so the broker does not merge them
                 }
                 c.chunk("event: complete\ndata: [\"Hello there\"]\n\n");
             }

@@ -19,8 +19,6 @@ namespace tether::agent {
 namespace {
 
 using steady = std::chrono::steady_clock;
-constexpr std::size_t max_error_body = 64U << 10;
-constexpr std::size_t max_event = 1U << 20;
 
 std::string file_bytes(const input_file& f) {
     if (f.path.empty()) return f.bytes;
@@ -165,11 +163,9 @@ upstream_outcome run_http_job(const upstream_target& t, boost::asio::ssl::contex
     }
     const std::string& field = t.url.field;
     const auto start = steady::now();
-    std::string mime, body, error_body, text, event_error;
-    std::string file_name;
-    unsigned status = 0;
-    bool sse = false, processing = false, too_long = false;
-    sse_lines lines;
+    std::string mime, text, event_error, file_name;
+    bool processing = false;
+    answer_reader answer;
     simdjson::dom::parser parser;
     auto on_event = [&](std::string_view data) {
         if (data == "[DONE]") return;
@@ -199,31 +195,22 @@ upstream_outcome run_http_job(const upstream_target& t, boost::asio::ssl::contex
     const auto r = http_call(
         t.url, tls, req, cancel,
         [&](const http_head& h) {
-            status = h.status;
+            answer.status = h.status;
             mime = media_type(h.content_type);
-            sse = mime == "text/event-stream";
+            answer.sse = mime == "text/event-stream";
             file_name = disposition_name(h.content_disposition);
             return true;
         },
-        [&](std::string_view bytes) {
-            if (status >= 300) {
-                error_body.append(bytes.substr(0, max_error_body - std::min(max_error_body, error_body.size())));
-                return error_body.size() < max_error_body;
-            }
-            if (!sse) {
-                body.append(bytes);
-                return true;
-            }
-            lines.feed(bytes, on_event);
-            if (lines.pending() > max_event) too_long = true;
-            return event_error.empty() && !too_long;
-        },
-        limits);
-    if (report_call_failure(r, j.space, error_body, cancel, sink, out)) return out;
-    if (!event_error.empty() || too_long) {
-        sink.failed("upstream_error", too_long ? "the upstream sent an event of more than 1 MiB" : "the upstream's stream: " + event_error);
+        [&](std::string_view bytes) { return answer.feed(bytes, on_event) && event_error.empty(); }, limits);
+    if (report_call_failure(r, j.space, answer.error_body, cancel, sink, out)) return out;
+    if (!event_error.empty() || answer.too_long) {
+        sink.failed("upstream_error",
+                    answer.too_long ? "the upstream sent an event of more than 1 MiB" : "the upstream's stream: " + event_error);
         return out;
     }
+    const unsigned status = answer.status;
+    const bool sse = answer.sse;
+    std::string& body = answer.body;
     completion c;
     protocol::json_writer w;
     w.begin_object().key("upstream").begin_object().key("status").value(static_cast<std::uint64_t>(status));
@@ -367,13 +354,13 @@ upstream_outcome run_gradio_job(const upstream_target& t, boost::asio::ssl::cont
         call.target = t.url.base;
         call.headers = t.headers;
         call.body = gradio_call_body(t.url, j, upload);
-        std::string answer;
-        step(call, answer);
+        std::string call_answer;
+        step(call, call_answer);
         std::string_view event_id;
         simdjson::dom::element doc;
-        if (parser.parse(answer).get(doc) || doc["event_id"].get_string().get(event_id) || event_id.empty() ||
+        if (parser.parse(call_answer).get(doc) || doc["event_id"].get_string().get(event_id) || event_id.empty() ||
             event_id.size() > 200 || event_id.find_first_of("/?# ") != std::string_view::npos) {
-            sink.failed("upstream_error", "the Gradio app did not answer an event id: " + upstream_error_message(answer));
+            sink.failed("upstream_error", "the Gradio app did not answer an event id: " + upstream_error_message(call_answer));
             return out;
         }
         http_request_spec get;
@@ -382,13 +369,13 @@ upstream_outcome run_gradio_job(const upstream_target& t, boost::asio::ssl::cont
         get.headers = t.headers;
         get.headers.emplace_back("Accept", "text/event-stream");
 
-        std::string text, error_body, app_error, final_json;
-        bool processing = false, complete = false, failed_event = false, too_long = false;
-        unsigned status = 0;
-        sse_lines lines;
+        std::string text, app_error, final_json;
+        bool processing = false, complete = false, failed_event = false;
+        answer_reader answer;
+        answer.sse = true;
         simdjson::dom::parser events;
         auto on_event = [&](std::string_view data) {
-            const std::string& name = lines.event();
+            const std::string& name = answer.lines.event();
             if (name == "error") {
                 failed_event = true;
                 simdjson::dom::element e;
@@ -417,25 +404,16 @@ upstream_outcome run_gradio_job(const upstream_target& t, boost::asio::ssl::cont
         const auto r = http_call(
             t.url, tls, get, cancel,
             [&](const http_head& h) {
-                status = h.status;
+                answer.status = h.status;
                 return true;
             },
-            [&](std::string_view bytes) {
-                if (status >= 300) {
-                    error_body.append(bytes.substr(0, max_error_body - std::min(max_error_body, error_body.size())));
-                    return error_body.size() < max_error_body;
-                }
-                lines.feed(bytes, on_event);
-                if (lines.pending() > max_event) too_long = true;
-                return !complete && !failed_event && !too_long;
-            },
-            limits);
-        if (report_call_failure(r, j.space, error_body, cancel, sink, out)) return out;
+            [&](std::string_view bytes) { return answer.feed(bytes, on_event) && !complete && !failed_event; }, limits);
+        if (report_call_failure(r, j.space, answer.error_body, cancel, sink, out)) return out;
         if (failed_event) {
             sink.failed("upstream_error", "the Gradio app failed" + (app_error.empty() ? std::string(" (it said no more)") : ": " + app_error));
             return out;
         }
-        if (too_long) {
+        if (answer.too_long) {
             sink.failed("upstream_error", "the Gradio app sent an event of more than 1 MiB");
             return out;
         }

@@ -13,8 +13,6 @@ namespace tether::agent {
 namespace {
 
 using steady = std::chrono::steady_clock;
-constexpr std::size_t max_error_body = 64U << 10;
-constexpr std::size_t max_event = 1U << 20; // one SSE event is never 1 MiB
 
 } // namespace
 
@@ -108,10 +106,9 @@ upstream_outcome run_openai_job(const upstream_target& t, boost::asio::ssl::cont
     req.body = openai_upstream_body(j, model);
 
     const auto start = steady::now();
-    std::string error_body, whole_body, text, finish_reason, usage, stream_error;
-    bool sse = false, processing = false, too_long = false, stream_error_client = false;
-    unsigned status = 0;
-    sse_lines lines;
+    std::string text, finish_reason, usage, stream_error;
+    bool processing = false, stream_error_client = false;
+    answer_reader answer;
     simdjson::dom::parser parser;
     auto on_event = [&](std::string_view data) {
         if (data == "[DONE]") return;
@@ -145,25 +142,12 @@ upstream_outcome run_openai_job(const upstream_target& t, boost::asio::ssl::cont
     const auto r = http_call(
         t.url, tls, req, cancel,
         [&](const http_head& h) {
-            status = h.status;
-            sse = h.content_type.starts_with("text/event-stream");
+            answer.status = h.status;
+            answer.sse = h.content_type.starts_with("text/event-stream");
             return true;
         },
-        [&](std::string_view bytes) {
-            if (status >= 300) {
-                error_body.append(bytes.substr(0, max_error_body - std::min(max_error_body, error_body.size())));
-                return error_body.size() < max_error_body;
-            }
-            if (!sse) {
-                whole_body.append(bytes);
-                return true;
-            }
-            lines.feed(bytes, on_event);
-            if (lines.pending() > max_event) too_long = true;
-            return stream_error.empty() && !too_long;
-        },
-        limits);
-    if (report_call_failure(r, j.space, error_body, cancel, sink, out)) return out;
+        [&](std::string_view bytes) { return answer.feed(bytes, on_event) && stream_error.empty(); }, limits);
+    if (report_call_failure(r, j.space, answer.error_body, cancel, sink, out)) return out;
     if (!stream_error.empty()) {
         // An error the upstream calls the client's (invalid_request_error) is
         // the client's here too, as if it had come before the stream.
@@ -171,14 +155,14 @@ upstream_outcome run_openai_job(const upstream_target& t, boost::asio::ssl::cont
         else sink.failed("upstream_error", "the upstream failed mid-stream: " + stream_error);
         return out;
     }
-    if (too_long) {
+    if (answer.too_long) {
         sink.failed("upstream_error", "the upstream sent an event of more than 1 MiB");
         return out;
     }
-    if (!sse) {
+    if (!answer.sse) {
         // An upstream that ignored "stream": one JSON answer.
         simdjson::dom::element doc;
-        if (parser.parse(whole_body).get(doc)) {
+        if (parser.parse(answer.body).get(doc)) {
             sink.failed("upstream_error", "the upstream's answer is neither an event stream nor JSON");
             return out;
         }

@@ -4,6 +4,7 @@
 // a time, with its `event:` name, whatever the chunk boundaries; comments and
 // other fields skipped.
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -55,6 +56,35 @@ class sse_lines {
     std::string data_;
     std::string event_;
     bool has_data_ = false;
+};
+
+// What an upstream call's body is read into: an error answer's first 64 KiB,
+// a whole answer, or, for an event stream, each event handed over as it
+// completes (one of over 1 MiB stops the reading: `too_long`).
+struct answer_reader {
+    static constexpr std::size_t max_error_body = 64U << 10;
+    static constexpr std::size_t max_event = 1U << 20;
+    unsigned status = 0;
+    bool sse = false;
+    bool too_long = false;
+    std::string error_body;
+    std::string body;
+    sse_lines lines;
+
+    // False when reading should stop.
+    template <typename F> bool feed(std::string_view bytes, F&& on_event) {
+        if (status >= 300) {
+            error_body.append(bytes.substr(0, max_error_body - std::min(max_error_body, error_body.size())));
+            return error_body.size() < max_error_body;
+        }
+        if (!sse) {
+            body.append(bytes);
+            return true;
+        }
+        lines.feed(bytes, on_event);
+        if (lines.pending() > max_event) too_long = true;
+        return !too_long;
+    }
 };
 
 } // namespace tether::agent
