@@ -84,19 +84,23 @@ void fft_plan::step(const double* in_re, const double* in_im, std::size_t stride
         tr = big_re.data();
         ti = big_im.data();
     }
+    const std::size_t root_p = n_ / p; // W_p = W_N^(N / p)
     for (std::size_t k = 0; k < m; ++k) {
-        for (std::size_t q = 0; q < p; ++q) { // twiddle
-            const std::size_t w = (q * k * scale) % n_;
+        std::size_t w = 0; // q * k * scale, below n_ since q * k < n
+        for (std::size_t q = 0; q < p; ++q, w += k * scale) { // twiddle
             const double a = out_re[q * m + k], b = out_im[q * m + k];
             tr[q] = a * cos_[w] - b * sin_[w];
             ti[q] = a * sin_[w] + b * cos_[w];
         }
         for (std::size_t r = 0; r < p; ++r) { // a DFT of size p
             double sr = 0, si = 0;
+            std::size_t qr = 0; // q * r mod p
             for (std::size_t q = 0; q < p; ++q) {
-                const std::size_t w = (q * r % p) * (n_ / p);
-                sr += tr[q] * cos_[w] - ti[q] * sin_[w];
-                si += tr[q] * sin_[w] + ti[q] * cos_[w];
+                const std::size_t wi = qr * root_p;
+                sr += tr[q] * cos_[wi] - ti[q] * sin_[wi];
+                si += tr[q] * sin_[wi] + ti[q] * cos_[wi];
+                qr += r;
+                if (qr >= p) qr -= p;
             }
             out_re[k + r * m] = sr;
             out_im[k + r * m] = si;
@@ -139,26 +143,52 @@ std::vector<float> whisper_log_mel(std::span<const float> samples, const log_mel
     for (std::size_t i = 0; i < n_fft; ++i)
         window[i] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * static_cast<double>(i) / static_cast<double>(n_fft));
 
+    // Each filter's nonzero bins (a triangle spans a few of them): the sums
+    // skip the zeros, 20 times less work than the whole rows for 80 bins.
+    std::vector<std::pair<std::size_t, std::size_t>> span(c.n_mels, {0, 0});
+    for (std::size_t m = 0; m < c.n_mels; ++m) {
+        const float* w = filters->data() + m * bins;
+        std::size_t lo = 0, hi = bins;
+        while (lo < bins && w[lo] == 0.0F) ++lo;
+        while (hi > lo && w[hi - 1] == 0.0F) --hi;
+        span[m] = {lo, hi};
+    }
     const fft_plan plan(n_fft);
     std::vector<double> re(n_fft), im(n_fft), power(bins);
     std::vector<float> out(static_cast<std::size_t>(c.n_mels) * frames);
     double top = -1e30;
-    for (std::size_t f = 0; f < frames; ++f) {
-        const double* frame = x.data() + f * hop;
-        for (std::size_t i = 0; i < n_fft; ++i) {
-            re[i] = frame[i] * window[i];
-            im[i] = 0.0;
-        }
-        plan.forward(re, im);
-        for (std::size_t b = 0; b < bins; ++b) power[b] = re[b] * re[b] + im[b] * im[b];
+    // Two real frames per complex FFT: frame f in the real part, f + 1 in the
+    // imaginary one, their spectra separated by the symmetry of real input
+    // (A[k] = (X[k] + conj X[N-k]) / 2, B[k] = (X[k] - conj X[N-k]) / 2i).
+    std::vector<double> power_b(bins);
+    auto mel_column = [&](std::size_t f, const std::vector<double>& pw) {
         for (std::size_t m = 0; m < c.n_mels; ++m) {
             const float* w = filters->data() + m * bins;
             double e = 0;
-            for (std::size_t b = 0; b < bins; ++b) e += static_cast<double>(w[b]) * power[b];
+            for (std::size_t b = span[m].first; b < span[m].second; ++b) e += static_cast<double>(w[b]) * pw[b];
             const double v = std::log10(std::max(e, 1e-10));
             top = std::max(top, v);
             out[m * frames + f] = static_cast<float>(v);
         }
+    };
+    for (std::size_t f = 0; f < frames; f += 2) {
+        const bool pair = f + 1 < frames;
+        const double* a = x.data() + f * hop;
+        const double* b = pair ? a + hop : nullptr;
+        for (std::size_t i = 0; i < n_fft; ++i) {
+            re[i] = a[i] * window[i];
+            im[i] = pair ? b[i] * window[i] : 0.0;
+        }
+        plan.forward(re, im);
+        for (std::size_t k = 0; k < bins; ++k) {
+            const std::size_t nk = k == 0 ? 0 : n_fft - k;
+            const double ar = 0.5 * (re[k] + re[nk]), ai = 0.5 * (im[k] - im[nk]);
+            const double br = 0.5 * (im[k] + im[nk]), bi = -0.5 * (re[k] - re[nk]);
+            power[k] = ar * ar + ai * ai;
+            power_b[k] = br * br + bi * bi;
+        }
+        mel_column(f, power);
+        if (pair) mel_column(f + 1, power_b);
     }
     const float floor = static_cast<float>(top - 8.0);
     for (auto& v : out) v = (std::max(v, floor) + 4.0F) / 4.0F;
