@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for SECONDS.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    default 60 s each, all targets
-# Targets (tests/fuzz/): protocol, multipart, http, media, tokenizer, template. SECONDS is per
+# Targets (tests/fuzz/): protocol, multipart, http, media, tokenizer, template, upstream. SECONDS is per
 # target, so `scripts/fuzz.sh 45` fuzzes for 4.5 minutes in all.
 # Build dir: $FUZZ_BUILD_DIR if set, else $BUILD_DIR/fuzz when BUILD_DIR is set
 # (relative paths are from the repo root), else <repo>/build-fuzz.
@@ -12,7 +12,7 @@
 # crashing inputs are kept in <build>/artifacts/<target>/, logs in <build>/logs/.
 set -euo pipefail
 
-all_targets=(protocol multipart http media tokenizer template)
+all_targets=(protocol multipart http media tokenizer template upstream)
 seconds="${1:-60}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
   echo "usage: $0 [SECONDS] [TARGET...]   targets: ${all_targets[*]}" >&2
@@ -63,6 +63,7 @@ target_flags() {
     media) echo "-max_len=16384 -malloc_limit_mb=64" ;;
     tokenizer) echo "-max_len=32768 -malloc_limit_mb=512" ;;
     template) echo "-max_len=8192 -malloc_limit_mb=512" ;;
+    upstream) echo "-max_len=16384 -malloc_limit_mb=256" ;;
   esac
 }
 

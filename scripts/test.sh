@@ -2,8 +2,8 @@
 # Installs what is missing, builds everything with warnings as errors, and runs
 # every test: unit and integration (CTest; the tokenizer and chat-template
 # tests against the Hugging Face `tokenizers` Node package and Python's
-# Jinja2), end-to-end (mock and torch backends, CPU), six libFuzzer targets
-# (protocol, multipart, HTTP, media, tokenizer, template) for a bounded time
+# Jinja2), end-to-end (mock and torch backends, CPU), seven libFuzzer targets
+# (protocol, multipart, HTTP, media, tokenizer, template, upstream) for a bounded time
 # each, and the browser tests. Exits non-zero on any failure.
 #   scripts/test.sh                    everything
 #   FUZZ_SECONDS=30 (per fuzz target) BUILD_DIR=build    (defaults)
@@ -62,7 +62,7 @@ if [ -n "$fuzz_build_pid" ]; then
     exit 1
   fi
   phase_start=$(date +%s)
-  echo "== fuzzers: protocol, multipart, HTTP, media, tokenizer, template (${FUZZ_SECONDS:-30} s each)"
+  echo "== fuzzers: protocol, multipart, HTTP, media, tokenizer, template, upstream (${FUZZ_SECONDS:-30} s each)"
   scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
   echo "== fuzzing took $(($(date +%s) - phase_start)) s"
 fi

@@ -19,6 +19,7 @@ using steady = std::chrono::steady_clock;
 // The message of an error body: OpenAI's {"error":{"message"}}, FastAPI's
 // {"detail"}, TGI's {"error": "…"}, or the start of the text.
 std::string upstream_error_message(std::string_view body) {
+    if (body.empty()) return {};
     simdjson::dom::parser p;
     simdjson::dom::element doc;
     std::string_view msg;
@@ -84,6 +85,7 @@ std::string openai_upstream_body(const job& j, const std::string& model) {
 
 std::vector<std::string> openai_model_ids(std::string_view body) {
     std::vector<std::string> ids;
+    if (body.empty()) return ids;
     simdjson::dom::parser p;
     simdjson::dom::array data;
     if (p.parse(body.data(), body.size())["data"].get_array().get(data)) return ids;
