@@ -42,6 +42,24 @@ std::string media_type(std::string_view content_type) {
     return lower(t);
 }
 
+// `name` as an output file's name: its last path component, without control
+// characters, at most 200 bytes; "" when nothing usable is left.
+std::string safe_file_name(std::string name) {
+    if (auto slash = name.find_last_of("/\\"); slash != std::string::npos) name.erase(0, slash + 1);
+    if (name.size() > 200 || name == "." || name == "..") return {};
+    for (const char c : name)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return {};
+    return name;
+}
+
+// A name or file name for a multipart part header: no quote, backslash, CR
+// or LF can break out of its quoted string.
+std::string part_header_value(std::string s) {
+    for (char& c : s)
+        if (c == '"' || c == '\r' || c == '\n' || c == '\\') c = '_';
+    return s;
+}
+
 // A safe file name from Content-Disposition's filename="…", else "".
 std::string disposition_name(std::string_view cd) {
     const auto at = lower(cd).find("filename=");
@@ -54,11 +72,7 @@ std::string disposition_name(std::string_view cd) {
     } else {
         name = std::string(v.substr(0, v.find(';')));
     }
-    if (auto slash = name.find_last_of("/\\"); slash != std::string::npos) name.erase(0, slash + 1);
-    if (name.size() > 200 || name == "." || name == "..") return {};
-    for (const char c : name)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return {};
-    return name;
+    return safe_file_name(std::move(name));
 }
 
 std::string extension_for(const std::string& mime) {
@@ -135,18 +149,12 @@ http_request_spec http_upstream_request(const upstream_target& t, const job& j) 
         b.append(data);
         b += "\r\n";
     };
-    // Names and file names in the part headers: no quote, CR or LF can break out.
-    auto safe = [](std::string s) {
-        for (char& c : s)
-            if (c == '"' || c == '\r' || c == '\n' || c == '\\') c = '_';
-        return s;
-    };
     part("prompt", "", "", j.prompt);
     part("params", "", "application/json", params);
     if (!j.messages_json.empty()) part("messages", "", "application/json", j.messages_json);
     for (const auto& f : j.files)
-        part(safe(f.field.empty() ? "file" : f.field), safe(f.name.empty() ? "file" : f.name),
-             f.mime.empty() ? "application/octet-stream" : safe(f.mime), file_bytes(f));
+        part(part_header_value(f.field.empty() ? "file" : f.field), part_header_value(f.name.empty() ? "file" : f.name),
+             f.mime.empty() ? "application/octet-stream" : part_header_value(f.mime), file_bytes(f));
     b += "--" + boundary + "--\r\n";
     return req;
 }
@@ -330,11 +338,9 @@ upstream_outcome run_gradio_job(const upstream_target& t, boost::asio::ssl::cont
             req.headers = t.headers;
             const std::string boundary = "tether-" + uuid::random().to_string();
             req.content_type = "multipart/form-data; boundary=" + boundary;
-            std::string name = f.name.empty() ? "file" : f.name;
-            for (char& c : name)
-                if (c == '"' || c == '\r' || c == '\n' || c == '\\') c = '_';
+            const std::string name = part_header_value(f.name.empty() ? "file" : f.name);
             req.body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"files\"; filename=\"" + name +
-                       "\"\r\nContent-Type: " + (f.mime.empty() ? std::string("application/octet-stream") : f.mime) +
+                       "\"\r\nContent-Type: " + (f.mime.empty() ? std::string("application/octet-stream") : part_header_value(f.mime)) +
                        "\r\n\r\n" + file_bytes(f) + "\r\n--" + boundary + "--\r\n";
             std::string body;
             step(req, body);
@@ -446,7 +452,7 @@ upstream_outcome run_gradio_job(const upstream_target& t, boost::asio::ssl::cont
                 }
             std::string_view mime_v, name_v;
             std::string mime = !v["mime_type"].get_string().get(mime_v) && !mime_v.empty() ? std::string(mime_v) : "";
-            std::string name = !v["orig_name"].get_string().get(name_v) ? disposition_name("filename=\"" + std::string(name_v) + "\"") : "";
+            std::string name = !v["orig_name"].get_string().get(name_v) ? safe_file_name(std::string(name_v)) : "";
             http_request_spec fetch;
             fetch.method = "GET";
             fetch.target = target;
