@@ -52,7 +52,11 @@ void openai_upstream(const upstream_request& req, upstream_conn& c) {
         while (c.chunk(sse_chunk("more ", text)) && c.pause(std::chrono::milliseconds(50))) {
         }
     } else if (says("oversized")) {
-        c.send(http_answer(200, "application/json", std::string(3U << 20, 'x')));
+        // 3 MiB in 64 KiB pieces, so the upstream is still writing when the
+        // agent gives up (one send could sit whole in the socket buffers).
+        c.chunked_head(200, "application/json");
+        for (int i = 0; i < 48 && c.chunk(std::string(64U << 10, 'x')) && c.pause(std::chrono::milliseconds(20)); ++i) {
+        }
     } else {
         if (says("slow-first-byte")) c.pause(std::chrono::milliseconds(2500));
         c.chunked_head(200, "text/event-stream");
