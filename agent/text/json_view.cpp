@@ -23,11 +23,19 @@ template <class F> void for_each_integer(const std::string& json, F&& f) {
             continue;
         }
         if ((c >= '0' && c <= '9') || c == '-') {
+            // The whole number token: a fraction's or an exponent's digits
+            // are never an integer of their own.
             std::size_t j = c == '-' ? i + 1 : i;
             const std::size_t digits = j;
             while (j < json.size() && json[j] >= '0' && json[j] <= '9') ++j;
-            const bool integer = j >= json.size() || (json[j] != '.' && json[j] != 'e' && json[j] != 'E');
-            if (integer && j > digits) f(digits, j);
+            const std::size_t int_end = j;
+            bool integer = true;
+            while (j < json.size() && (json[j] == '.' || json[j] == 'e' || json[j] == 'E' || json[j] == '+' ||
+                                       json[j] == '-' || (json[j] >= '0' && json[j] <= '9'))) {
+                integer = false;
+                ++j;
+            }
+            if (integer && int_end > digits) f(digits, int_end);
             i = j > i ? j - 1 : i;
         }
     }
