@@ -165,6 +165,8 @@ void load_config_file(const std::string& path, agent_options& o, std::string& br
                 o.batch_wait = std::chrono::milliseconds(static_cast<std::int64_t>(ms));
             } else if (key == "torch_threads") {
                 o.torch_threads = json_capacity(v, key);
+            } else if (key == "max_audio_seconds") {
+                o.max_audio_seconds = static_cast<std::uint32_t>(json_number_value(v, key));
             } else if (key == "max_context") {
                 o.max_context = static_cast<std::uint32_t>(json_number_value(v, key));
             } else if (key == "dtype") {
@@ -278,6 +280,8 @@ void validate(agent_options& o, const std::string& broker, const std::string& de
     if (!valid_device_name(o.device))
         throw config_error(fmt::format("--device '{}': expected auto, cpu, cuda or cuda:N", o.device));
     if (o.max_batch < 1 || o.max_batch > 1024) throw config_error("--max-batch: must be from 1 to 1024");
+    if (o.max_audio_seconds < 1 || o.max_audio_seconds > 86400)
+        throw config_error("--max-audio-seconds: must be from 1 to 86400");
     if (o.max_context < 16 || o.max_context > (1U << 22)) throw config_error("--max-context: must be from 16 to 4194304");
     if (!o.dtype.empty() && o.dtype != "float16" && o.dtype != "bfloat16" && o.dtype != "float32")
         throw config_error(fmt::format("--dtype '{}': expected float16, bfloat16 or float32", o.dtype));
@@ -412,7 +416,7 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     std::string broker, delay, config, max_input, grace, fail_rate, log_level;
     std::vector<std::string> spaces, models, chat_templates, upstreams;
     std::string backend, name, ca_file;
-    std::uint32_t capacity = 0, workers = 0, max_batch = 0, torch_threads = 0, max_context = 0;
+    std::uint32_t capacity = 0, workers = 0, max_batch = 0, torch_threads = 0, max_context = 0, max_audio_seconds = 0;
     std::string device, batch_wait, dtype;
     bool insecure = false, half = false;
     app.add_option("--broker", broker, "Broker agent endpoint: ws://HOST:PORT/agent or wss://HOST:PORT/agent");
@@ -441,6 +445,8 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     app.add_option("--max-context", max_context,
                    "torch, model folders: most tokens (prompt and answer) per request; the KV cache holds this "
                    "many per slot (default 4096, at most the model's context)");
+    app.add_option("--max-audio-seconds", max_audio_seconds,
+                   "torch, speech models: the longest audio a request may send, in seconds (default 3600)");
     app.add_option("--dtype", dtype,
                    "torch, model folders on CUDA: float16, bfloat16 or float32 (default: as stored; the CPU "
                    "always computes in float32)");
@@ -504,6 +510,7 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
         if (app.count("--max-batch") > 0) o.max_batch = max_batch;
         if (app.count("--torch-threads") > 0) o.torch_threads = torch_threads;
         if (app.count("--max-context") > 0) o.max_context = max_context;
+        if (app.count("--max-audio-seconds") > 0) o.max_audio_seconds = max_audio_seconds;
         if (!dtype.empty()) o.dtype = dtype;
         if (!batch_wait.empty()) {
             char* end = nullptr;

@@ -43,6 +43,7 @@ struct agent_options {
     std::uint32_t max_batch = 8;                // torch: dynamic batching
     std::chrono::milliseconds batch_wait{5};
     std::uint32_t torch_threads = 0;            // torch intra-op threads; 0 = libtorch's default
+    std::uint32_t max_audio_seconds = 3600;     // torch, speech models: the longest upload transcribed
     std::uint32_t max_context = 4096;           // torch, model folders: prompt + answer per request, at most
     std::string dtype;                          // torch, model folders on CUDA: float16, bfloat16, float32; "" = stored
     std::uint32_t capacity = 1;

@@ -34,6 +34,7 @@ std::unique_ptr<backend> make_main_backend(const agent_options& opts) {
         t.batch_wait = opts.batch_wait;
         t.torch_threads = opts.torch_threads;
         t.max_context = opts.max_context;
+        t.max_audio_seconds = opts.max_audio_seconds;
         t.dtype = opts.dtype;
         try {
             return std::make_unique<torch_backend>(t);

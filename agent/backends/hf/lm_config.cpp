@@ -162,10 +162,29 @@ lm_config parse_lm_config(std::string_view json) {
         if (!c.is_object()) c.fail("expected an object");
         const std::string type = c.required("model_type").as_string();
         if (!is_supported_model_type(type))
-            c.required("model_type").fail("\"" + type + "\" is not supported (llama, mistral, qwen2, gpt2)");
+            c.required("model_type").fail("\"" + type + "\" is not supported (llama, mistral, qwen2, gpt2; whisper for speech)");
         lm_config cfg = type == "gpt2" ? parse_gpt2(c) : parse_llama_family(c, type);
         if (auto d = c.member("torch_dtype"); d && d->is_string()) cfg.torch_dtype = d->as_string();
         return cfg;
+    } catch (const text::text_error& e) {
+        throw folder_error(e.what());
+    }
+}
+
+std::string read_model_type(const std::filesystem::path& dir) {
+    std::ifstream in(dir / file_name, std::ios::binary);
+    if (!in) throw folder_error((dir / file_name).string() + ": cannot read (a Hugging Face model folder has a config.json)");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    if (text.size() > (4U << 20)) throw folder_error(std::string(file_name) + ": larger than 4 MiB");
+    text::widen_big_integers(text);
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (auto err = parser.parse(text).get(root))
+        throw folder_error(std::string(file_name) + ": not valid JSON (" + simdjson::error_message(err) + ")");
+    try {
+        return json_view(root, file_name, "").required("model_type").as_string();
     } catch (const text::text_error& e) {
         throw folder_error(e.what());
     }

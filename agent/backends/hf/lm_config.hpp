@@ -53,6 +53,10 @@ lm_config read_lm_config(const std::filesystem::path& dir);
 // The same from the file's text (tests, fuzzing).
 lm_config parse_lm_config(std::string_view json);
 
+// config.json's model_type ("whisper", "llama", …), so the agent can pick the
+// engine; throws folder_error when the file cannot be read or has none.
+std::string read_model_type(const std::filesystem::path& dir);
+
 // "llama", "mistral", "qwen2", "gpt2": what read_lm_config accepts.
 bool is_supported_model_type(std::string_view model_type);
 

@@ -7,7 +7,9 @@
 #include "backends/model/text_coalescer.hpp"
 #include "backends/hf/folder_error.hpp"
 #include "backends/model/lm_request.hpp"
+#include "backends/model/speech_request.hpp"
 #include "backends/torch/lm/lm_engine.hpp"
+#include "backends/torch/whisper/whisper_engine.hpp"
 #include "backends/torch/torch_model.hpp"
 
 #include "tether/protocol/json_writer.hpp"
@@ -74,7 +76,9 @@ struct model_slot {
 // its engine.
 struct torch_backend::served_model : model_slot {
     std::unique_ptr<lm::lm_engine> lm;
+    std::unique_ptr<whisper::whisper_engine> asr;
     std::string lm_name; // the folder's name, announced as the model
+    std::uint32_t max_audio_seconds = 3600;
 };
 
 namespace {
@@ -123,6 +127,37 @@ std::unique_ptr<lm::lm_engine> load_language_model(const std::string& space, con
     }
 }
 
+std::unique_ptr<whisper::whisper_engine> load_speech_model(const std::string& space, const std::string& dir,
+                                                           torch::Device device, const torch_options& opts, std::uint32_t cap) {
+    const auto start = steady::now();
+    try {
+        whisper::load_options lo;
+        lo.device = device;
+        lo.dtype = dtype_option(opts.dtype);
+        const std::size_t batch = cap > 1 ? std::min<std::size_t>(opts.max_batch, cap) : 1;
+        auto engine = whisper::load_whisper(dir, lo, batch,
+                                            std::chrono::duration_cast<std::chrono::microseconds>(opts.batch_wait));
+        log::info("model {} for space {}: speech recognition, {}{}, loaded in {:.0f} ms",
+                  std::filesystem::path(dir).filename().string(), space, engine->model().describe(),
+                  batch > 1 ? fmt::format(", windows batched up to {}", batch) : "", ms_since(start));
+        return engine;
+    } catch (const hf::folder_error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
+    } catch (const text::text_error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
+    } catch (const c10::Error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, torch_error_text(e)));
+    }
+}
+
+std::string folder_model_type(const std::string& space, const std::string& dir) {
+    try {
+        return hf::read_model_type(dir);
+    } catch (const hf::folder_error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
+    }
+}
+
 } // namespace
 
 torch_backend::torch_backend(const torch_options& opts) {
@@ -137,7 +172,12 @@ torch_backend::torch_backend(const torch_options& opts) {
         const auto cap = opts.capacity.count(space) ? opts.capacity.at(space) : 1U;
         std::error_code ec;
         if (std::filesystem::is_directory(path, ec)) {
-            served->lm = load_language_model(space, path, device, opts, cap);
+            if (folder_model_type(space, path) == "whisper") {
+                served->asr = load_speech_model(space, path, device, opts, cap);
+                served->max_audio_seconds = opts.max_audio_seconds;
+            } else {
+                served->lm = load_language_model(space, path, device, opts, cap);
+            }
             served->lm_name = std::filesystem::path(path).filename().string();
             if (served->lm_name.empty()) served->lm_name = std::filesystem::path(path).parent_path().filename().string();
             served_.emplace(space, std::move(served));
@@ -172,13 +212,17 @@ torch_backend::~torch_backend() = default;
 std::vector<std::string> torch_backend::models(const std::string& space) const {
     auto it = served_.find(space);
     if (it == served_.end()) return {};
-    if (it->second->lm) return {it->second->lm_name};
+    if (it->second->lm || it->second->asr) return {it->second->lm_name};
     return {it->second->model->spec().name};
 }
 
 std::optional<backend::model_card> torch_backend::card(const std::string& space) const {
     auto it = served_.find(space);
-    if (it == served_.end() || !it->second->lm) return std::nullopt;
+    if (it == served_.end()) return std::nullopt;
+    if (it->second->asr)
+        return model_card{it->second->lm_name,
+                          static_cast<std::uint32_t>(it->second->asr->model().config().arch.max_target_positions), false};
+    if (!it->second->lm) return std::nullopt;
     const auto& e = *it->second->lm;
     return model_card{it->second->lm_name, static_cast<std::uint32_t>(e.context()), e.text().chat() != nullptr};
 }
@@ -187,6 +231,7 @@ std::string torch_backend::device_name() const { return device_name_; }
 
 torch_batch_stats torch_backend::batch_stats(const std::string& space) const {
     auto it = served_.find(space);
+    if (it != served_.end() && it->second->asr) return {it->second->asr->batches_run(), it->second->asr->windows_run()};
     if (it == served_.end() || !it->second->batcher) return {};
     return {it->second->batcher->batches_run(), it->second->batcher->items_run()};
 }
@@ -272,6 +317,57 @@ void generate_lm(lm::lm_engine& engine, const job& j, cancellation_token& cancel
     c.output = std::move(out.text);
     c.extra_json = w.take();
     c.inference_ms = ms_since(start);
+    sink.completed(std::move(c));
+}
+
+// Speech recognition: each segment a delta as it is final; the result has
+// the text and, beside it, the language, the duration and the timed segments.
+void run_speech(whisper::whisper_engine& engine, std::uint32_t max_seconds, const job& j, cancellation_token& cancel,
+                result_sink& sink) {
+    speech_limits limits;
+    limits.max_seconds = max_seconds;
+    auto prep = prepare_speech(j, engine.model().config(), limits, random_seed());
+    if (!prep.ok()) return sink.failed(prep.error.code, prep.error.message);
+    const auto& req = *prep.value;
+    const auto prompt = engine.prompt_tokens(req.prompt);
+    const auto start = steady::now();
+    std::string text;
+    auto t = engine.transcribe(req.audio.samples, req.options, prompt, [&](const whisper::segment& s) {
+        std::string_view piece = s.text;
+        if (text.empty())
+            while (!piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
+        if (piece.empty()) return;
+        text += piece;
+        sink.delta(std::string(piece));
+    }, [&cancel] { return cancel.cancelled(); });
+    if (cancel.cancelled()) return; // the broker has dropped the request
+    const double ms = ms_since(start);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
+    protocol::json_writer w;
+    w.begin_object().key("task").value(req.options.translate ? "translate" : "transcribe");
+    w.key("temperature").value(static_cast<double>(req.options.temperature));
+    if (!t.language.empty()) w.key("language").value(t.language);
+    w.key("duration").value(t.duration);
+    w.key("segments").begin_array();
+    for (const auto& s : t.segments) {
+        w.begin_object().key("id").value(static_cast<std::uint64_t>(s.id)).key("seek").value(s.seek);
+        w.key("start").value(s.start).key("end").value(s.end);
+        w.key("text").value(s.text).key("tokens").begin_array();
+        for (auto id : s.tokens) w.value(id);
+        w.end_array().key("avg_logprob").value(s.avg_logprob).key("no_speech_prob").value(s.no_speech_prob);
+        w.key("compression_ratio").value(whisper::compression_ratio(s.text)).end_object();
+    }
+    w.end_array();
+    w.key("metrics").begin_object()
+        .key("windows").value(static_cast<std::uint64_t>(t.windows))
+        .key("windows_skipped").value(static_cast<std::uint64_t>(t.windows_skipped))
+        .key("real_time_factor").value(ms > 0 ? t.duration / (ms / 1000.0) : 0.0)
+        .end_object();
+    w.end_object();
+    completion c;
+    c.output = std::move(text);
+    c.extra_json = w.take();
+    c.inference_ms = ms;
     sink.completed(std::move(c));
 }
 
@@ -414,6 +510,14 @@ void torch_backend::run(const job& j, cancellation_token& cancel, result_sink& s
     auto it = served_.find(j.space);
     if (it == served_.end()) return sink.failed("model_error", fmt::format("no model serves space {}", j.space));
     served_model& m = *it->second;
+    if (m.asr) {
+        sink.processing();
+        try {
+            return run_speech(*m.asr, m.max_audio_seconds, j, cancel, sink);
+        } catch (const std::exception& e) {
+            return sink.failed("model_error", fmt::format("model {}: {}", m.lm_name, torch_error_text(e)));
+        }
+    }
     if (m.lm) {
         sink.processing();
         try {

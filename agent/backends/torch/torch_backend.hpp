@@ -24,6 +24,7 @@ struct torch_options {
     std::chrono::milliseconds batch_wait{5};
     std::uint32_t torch_threads = 0;
     std::uint32_t max_context = 4096; // model folders: tokens per slot
+    std::uint32_t max_audio_seconds = 3600; // speech models: the longest upload
     std::string dtype;                // model folders on CUDA: float16, bfloat16, float32; "" = stored
     std::map<std::string, std::string> chat_templates; // space -> Jinja file, for folders without a template
 };
