@@ -1,4 +1,5 @@
 #include "api/api_handler.hpp"
+#include "api/openai_format.hpp"
 
 #include "api/json_helpers.hpp"
 
@@ -57,8 +58,9 @@ net::upload_admission api_handler::admit_upload(const net::request_header& heade
     auto target = sv(header.target());
     auto path = target.substr(0, target.find('?'));
     auto m = router_.find(header.method(), path);
+    const bool openai_upload = path == "/v1/audio/transcriptions" || path == "/v1/audio/translations";
     bool upload_route = m.found && ((path.starts_with("/api/spaces/") && path.ends_with("/requests")) ||
-                                    path.starts_with("/websockets/submit/"));
+                                    path.starts_with("/websockets/submit/") || openai_upload);
     if (!upload_route) {
         a.refusal = m.found || m.path_known
                         ? error_response(http::status::unsupported_media_type, "bad_request",
@@ -67,6 +69,15 @@ net::upload_admission api_handler::admit_upload(const net::request_header& heade
         return a;
     }
     auto who = resolve_caller(services_.st, header);
+    if (openai_upload && !who.signed_in()) {
+        // Refused before a byte of the file is read, in OpenAI's shape.
+        openai_error e{http::status::unauthorized, "", "invalid_request_error", "", "invalid_api_key"};
+        e.message = who.bad_credentials ? "Incorrect API key provided."
+                                        : "No API key provided: send 'Authorization: Bearer <key>'.";
+        a.refusal = openai_error_response(e);
+        a.refusal->set(http::field::www_authenticate, "Bearer");
+        return a;
+    }
     if (auto refusal = check_access(m.found->who, who)) {
         a.refusal = std::move(refusal);
         return a;

@@ -104,8 +104,7 @@ void chat_run::finish_ok(std::string_view finish_reason, std::string_view usage_
                                                 : text_completion_json(ids_, content_, finish_reason, usage_json, logprobs_json)));
 }
 
-void chat_run::fail(std::string_view state, std::string_view code, std::string_view message) {
-    answered_ = true;
+openai_error openai_error_for_event(std::string_view state, std::string_view code, std::string_view message) {
     openai_error e{http::status::bad_gateway, std::string(message), "server_error", "", std::string(code)};
     if (state == "timeout") {
         e.status = http::status::gateway_timeout;
@@ -114,8 +113,8 @@ void chat_run::fail(std::string_view state, std::string_view code, std::string_v
         e.status = http::status::gateway_timeout; // the agent's upstream ran out of time
     } else if (code == "bad_input") {
         // The agent refused the request itself (a prompt past the model's
-        // context, messages for a model without a chat template): the
-        // client's to fix, as vLLM answers it.
+        // context, messages for a model without a chat template, audio it
+        // cannot read): the client's to fix, as vLLM answers it.
         e.status = http::status::bad_request;
         e.type = "invalid_request_error";
     } else if (state == "cancelled") {
@@ -123,6 +122,12 @@ void chat_run::fail(std::string_view state, std::string_view code, std::string_v
         e.type = "invalid_request_error";
         e.message = "The request was cancelled: " + e.message;
     }
+    return e;
+}
+
+void chat_run::fail(std::string_view state, std::string_view code, std::string_view message) {
+    answered_ = true;
+    const openai_error e = openai_error_for_event(state, code, message);
     if (stream_) {
         // The status line is long sent; OpenAI clients raise on an error frame.
         out_->push(sse_data(openai_error_json(e)));

@@ -22,6 +22,10 @@
 
 namespace tether::broker::api {
 
+// The OpenAI error a failed, timed-out or cancelled request's event becomes:
+// the agent's bad_input is the client's 400, a timeout 504, the rest 502.
+openai_error openai_error_for_event(std::string_view state, std::string_view code, std::string_view message);
+
 class chat_run : public std::enable_shared_from_this<chat_run> {
   public:
     // `request`: its api, stream, include_usage, logprobs and stop are used.

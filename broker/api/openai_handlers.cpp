@@ -1,8 +1,10 @@
 // The OpenAI-compatible API: GET /v1/models[/{model}], POST
-// /v1/chat/completions and POST /v1/completions (plain and streamed). A chat completion is an ordinary
+// /v1/chat/completions and POST /v1/completions (plain and streamed), POST
+// /v1/audio/transcriptions and /v1/audio/translations (multipart). A chat completion is an ordinary
 // Tether request (same queue, deadline and store); this file translates the
 // request in and the request's events out. Errors use OpenAI's shape.
 #include "api/api_handler.hpp"
+#include "api/audio_run.hpp"
 #include "api/chat_run.hpp"
 #include "api/json_helpers.hpp"
 #include "api/openai_format.hpp"
@@ -12,6 +14,7 @@
 #include "tether/shared/log.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 namespace tether::broker::api {
 
@@ -69,6 +72,33 @@ void get_model(api_services& s, api_call& call) {
     call.reply(openai_error_response(model_not_found(call.params[0])));
 }
 
+// What a submission's outcome means for the OpenAI answer in flight: go
+// ahead once durable, or refuse in OpenAI's shape.
+template <class Run> void settle(Run& run, submit_outcome o, bool durable) {
+    if (o.status == submit_status::ok && durable) return run.durable();
+    switch (o.status) {
+    case submit_status::queue_full: {
+        auto retry = std::max<std::uint32_t>(1, o.retry_after_s);
+        auto res = openai_error_response({http::status::too_many_requests,
+                                          "The model's queue is full. Retry after " + std::to_string(retry) + " s.",
+                                          "server_error", "", "queue_full"});
+        res.set(http::field::retry_after, std::to_string(retry));
+        return run.refuse(std::move(res));
+    }
+    case submit_status::unknown_space:
+        return run.refuse(openai_error_response(model_not_found(run.model())));
+    case submit_status::duplicate_id:
+    case submit_status::ok: {
+        auto res = openai_error_response({http::status::service_unavailable,
+                                          "The broker cannot store new requests right now (disk full or I/O "
+                                          "error); nothing was accepted. Retry later.",
+                                          "server_error", "", "store_unavailable"});
+        res.set(http::field::retry_after, "5");
+        return run.refuse(std::move(res));
+    }
+    }
+}
+
 // POST /v1/chat/completions and /v1/completions: an ordinary request whose
 // events chat_run turns into the endpoint's answer.
 void openai_completion(api_services& s, api_call& call, openai_api api) {
@@ -108,31 +138,81 @@ void openai_completion(api_services& s, api_call& call, openai_api api) {
     auto run = std::make_shared<chat_run>(s.core, r.id, std::move(ids), *chat, call.ex);
     if (run->stream_channel() && s.streams != nullptr) s.streams->add(call.who, run->stream_channel(), write_revoked_openai);
     s.core.submit_observed(std::move(r), [run](const request_event& e) { run->on_event(e); },
-                           [run](submit_outcome o, bool durable) {
-        if (o.status == submit_status::ok && durable) return run->durable();
-        switch (o.status) {
-        case submit_status::queue_full: {
-            auto retry = std::max<std::uint32_t>(1, o.retry_after_s);
-            auto res = openai_error_response({http::status::too_many_requests,
-                                              "The model's queue is full. Retry after " + std::to_string(retry) + " s.",
-                                              "server_error", "", "queue_full"});
-            res.set(http::field::retry_after, std::to_string(retry));
-            return run->refuse(std::move(res));
-        }
-        case submit_status::unknown_space:
-            return run->refuse(openai_error_response(model_not_found(run->model())));
-        case submit_status::duplicate_id:
-        case submit_status::ok: {
-            auto res = openai_error_response({http::status::service_unavailable,
-                                              "The broker cannot store new requests right now (disk full or I/O "
-                                              "error); nothing was accepted. Retry later.",
-                                              "server_error", "", "store_unavailable"});
-            res.set(http::field::retry_after, "5");
-            return run->refuse(std::move(res));
-        }
-        }
+                           [run](submit_outcome o, bool durable) { settle(*run, o, durable); });
+}
+
+// POST /v1/audio/transcriptions and /v1/audio/translations: the form's
+// file becomes the request's audio input; audio_run answers in the format asked.
+void audio_endpoint(api_services& s, api_call& call, bool translate) {
+    if (!require_caller(call)) return;
+    if (!call.req.form)
+        return call.reply(openai_error_response({http::status::bad_request,
+                                                 "Send multipart/form-data with a 'file' and a 'model'.",
+                                                 "invalid_request_error", "file", ""}));
+    openai_error err;
+    auto req = parse_audio_form(call.req.form->fields, translate, err);
+    if (!req) return call.reply(openai_error_response(err));
+    stored_file* file = nullptr;
+    for (auto& f : call.req.form->files) {
+        if (f.field != "file" || file != nullptr)
+            return call.reply(openai_error_response({http::status::bad_request,
+                                                     "Send exactly one file, in the field 'file'.",
+                                                     "invalid_request_error", "file", ""}));
+        file = &f;
+    }
+    if (file == nullptr || file->size == 0)
+        return call.reply(openai_error_response({http::status::bad_request,
+                                                 file == nullptr ? "You must provide a file." : "The file is empty.",
+                                                 "invalid_request_error", "file", ""}));
+    if (s.draining->load())
+        return call.reply(openai_error_response(
+            {http::status::service_unavailable, "The broker is shutting down.", "server_error", "", "draining"}));
+    auto config = s.core.find_space_config(req->model);
+    if (!config) return call.reply(openai_error_response(model_not_found(req->model)));
+    if ((config->features & feature_audio) == 0)
+        return call.reply(openai_error_response({http::status::bad_request,
+                                                 "The model '" + req->model + "' does not take audio.",
+                                                 "invalid_request_error", "model", "model_not_audio"}));
+    if (auto refused = check_rate_limit(s.limiter, s.latency, call, req->model)) {
+        auto res = openai_error_response({http::status::too_many_requests,
+                                          "Rate limit reached for " + std::string(refused->limited_by) + " on model '" +
+                                              req->model + "'. Retry after " + std::to_string(refused->retry_after_s) + " s.",
+                                          "requests", "", "rate_limit_exceeded"});
+        res.set(http::field::retry_after, std::to_string(refused->retry_after_s));
+        return call.reply(std::move(res));
+    }
+    request_record r;
+    r.id = uuid::random();
+    r.space = req->model;
+    r.username = call.who.user->name;
+    r.params_json = req->params_json;
+    auto dest = s.blobs.input_path(r.id, file->blob);
+    std::error_code ec;
+    std::filesystem::create_directories(dest.parent_path(), ec);
+    std::filesystem::rename(file->path, dest, ec);
+    if (ec) {
+        log::error("cannot move upload {} to {}: {}", file->path, dest.string(), ec.message());
+        s.blobs.remove_request(r.id);
+        return call.reply(openai_error_response(
+            {http::status::internal_server_error, "The upload could not be stored.", "server_error", "", "internal"}));
+    }
+    file->path = dest.string();
+    file->field = "audio"; // what the agent reads an audio space's upload from
+    r.inputs.push_back(*file);
+    call.req.form->adopted = true;
+    auto run = std::make_shared<audio_run>(s.core, r.id, *req, call.ex);
+    if (run->stream_channel() && s.streams != nullptr) s.streams->add(call.who, run->stream_channel(), write_revoked_openai);
+    const blob_store* blobs = &s.blobs;
+    const uuid id = r.id;
+    s.core.submit_observed(std::move(r), [run](const request_event& e) { run->on_event(e); },
+                           [run, blobs, id](submit_outcome o, bool durable) {
+        if (!(o.status == submit_status::ok && durable)) blobs->remove_request(id);
+        settle(*run, o, durable);
     });
 }
+
+void transcriptions(api_services& s, api_call& call) { audio_endpoint(s, call, false); }
+void translations(api_services& s, api_call& call) { audio_endpoint(s, call, true); }
 
 void chat_completions(api_services& s, api_call& call) {
     openai_completion(s, call, openai_api::chat);
@@ -152,6 +232,9 @@ void add_openai_routes(router& r) {
     // from the request's events): runs on the io thread when the key is cached.
     r.add_non_blocking(http::verb::post, "/v1/chat/completions", access::anyone, chat_completions);
     r.add_non_blocking(http::verb::post, "/v1/completions", access::anyone, completions);
+    // Uploads: moving the file is disk work, so these run on the pool.
+    r.add(http::verb::post, "/v1/audio/transcriptions", access::anyone, transcriptions);
+    r.add(http::verb::post, "/v1/audio/translations", access::anyone, translations);
 }
 
 } // namespace tether::broker::api
