@@ -7,6 +7,7 @@
 import * as api from '../api.js';
 import { format_bytes, format_ms, format_time, h, message, replace } from '../dom.js';
 import { describe_api_error, describe_ending, is_terminal, read_request } from '../model.js';
+import { transcript_view } from '../transcript.js';
 
 const EVENT_NAMES = ['queued', 'processing', 'delta', 'requeued', 'completed', 'failed', 'timeout', 'cancelled'];
 const FALLBACK_POLL_MS = 2000;
@@ -149,6 +150,7 @@ export function create_request_panel(id, options = {}) {
           h('div', {}, h('dt', {}, 'Total time'), h('dd', { dataset: { testid: 'total-time' } }, format_ms(total))),
           req.finished ? h('div', {}, h('dt', {}, 'Finished'), h('dd', {}, format_time(req.finished))) : null),
         ranked_labels(req.extra),
+        transcript_view(req.extra, `transcript-${id.slice(0, 8)}`),
         result_files(id, req.files),
         req.extra
           ? h('details', { class: 'extra' }, h('summary', {}, 'More result details'),

@@ -7,6 +7,7 @@ import * as api from '../api.js';
 import { field, format_bytes, h, message, replace } from '../dom.js';
 import { describe_api_error, read_spaces } from '../model.js';
 import { poll } from '../poll.js';
+import { create_recorder } from '../recorder.js';
 import { create_chat } from './chat.js';
 import { create_request_panel } from './request_panel.js';
 import { connection_badge } from './spaces.js';
@@ -17,6 +18,49 @@ const FILE_INPUTS = [
   { name: 'video', label: 'Video', accept: 'video/*' },
   { name: 'file', label: 'File', accept: '' },
 ];
+
+// Record from the microphone into a WAV file the form sends as the audio input.
+function recorder_control() {
+  const rec = create_recorder();
+  const button = h('button', { type: 'button', class: 'secondary', dataset: { testid: 'record' } }, 'Record');
+  const state = h('span', { class: 'muted', dataset: { testid: 'record-status' }, 'aria-live': 'polite' });
+  const preview = h('audio', { controls: true, hidden: true, 'aria-label': 'Play the recording' });
+  const box = h('div', { class: 'recorder' }, button, ' ', state, preview);
+  let timer = null;
+  const control = { el: box, file: null };
+  button.addEventListener('click', async () => {
+    if (!rec.recording()) {
+      try {
+        await rec.start();
+      } catch (err) {
+        state.textContent = ` Cannot record: ${err.message || err.name}`;
+        return;
+      }
+      control.file = null;
+      preview.hidden = true;
+      button.textContent = 'Stop';
+      box.dataset.state = 'recording';
+      timer = setInterval(() => { state.textContent = ` Recording… ${rec.seconds().toFixed(1)} s`; }, 200);
+      return;
+    }
+    clearInterval(timer);
+    const { file, seconds } = await rec.stop();
+    control.file = file;
+    button.textContent = 'Record again';
+    box.dataset.state = 'recorded';
+    state.textContent = ` Recorded ${seconds.toFixed(1)} s: sent with the request.`;
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+  });
+  control.clear = () => {
+    control.file = null;
+    preview.hidden = true;
+    state.textContent = '';
+    button.textContent = 'Record';
+    delete box.dataset.state;
+  };
+  return control;
+}
 
 function build_form(space) {
   const controls = {};
@@ -29,6 +73,10 @@ function build_form(space) {
     if (!space.features.has(f.name)) continue;
     controls[f.name] = h('input', { type: 'file', name: f.name, accept: f.accept || null, dataset: { testid: `input-${f.name}` } });
     fields.push(field(f.label, controls[f.name]));
+    if (f.name === 'audio') {
+      controls.recorder = recorder_control();
+      fields.push(h('div', { class: 'field' }, h('span', { class: 'muted' }, 'or record from the microphone: '), controls.recorder.el));
+    }
   }
   return { controls, fields };
 }
@@ -98,10 +146,15 @@ export function render_space(main, ctx, name) {
           data.append(f.name, input.files[0], input.files[0].name);
           upload_bytes += input.files[0].size;
           has_input = true;
+        } else if (f.name === 'audio' && controls.recorder && controls.recorder.file) {
+          data.append('audio', controls.recorder.file, controls.recorder.file.name);
+          upload_bytes += controls.recorder.file.size;
+          has_input = true;
         }
       }
       if (!has_input) {
-        replace(status, message('error', controls.prompt ? 'Write a prompt or choose a file first.' : 'Choose a file first.'));
+        replace(status, message('error', controls.prompt ? 'Write a prompt or choose a file first.'
+          : controls.recorder ? 'Choose a file or record first.' : 'Choose a file first.'));
         (controls.prompt || Object.values(controls)[0]).focus();
         return;
       }
@@ -120,6 +173,7 @@ export function render_space(main, ctx, name) {
         panels.push(panel);
         requests_box.prepend(panel.el);
         form.reset();
+        if (controls.recorder) controls.recorder.clear();
       } catch (err) {
         replace(status, message('error', describe_api_error(err, 'upload')));
       } finally {
