@@ -195,7 +195,8 @@ def split(tokens, tb, content_frames, timestamps):
         segs, last = [], 0
         for c in cuts:
             part = tokens[last:c]
-            segs.append(((part[0] - tb) * 0.02, (part[-1] - tb) * 0.02, part))
+            start = (part[0] - tb) * 0.02 if part[0] >= tb else 0.0
+            segs.append((start, max(start, (part[-1] - tb) * 0.02), part))
             last = c
         advance = content_frames
         if not single_end:

@@ -1,7 +1,9 @@
 // libFuzzer target for what the agent reads from hostile uploads: every input
 // goes to decode_wav, decode_image (small limits), parse_tensor_json and
 // parse_model_spec, and then, as an uploaded file, prompt and params, through
-// model_inputs' prepare_* for a few fixed sidecars. Nothing may crash or
+// model_inputs' prepare_* for a few fixed sidecars; as each of a Whisper
+// folder's three config files (the other two valid); and, read as token ids,
+// through Whisper's timestamp split of a window. Nothing may crash or
 // allocate past libFuzzer's malloc limit, and what decodes must keep its
 // promises (sizes, ranges, limits) and survive encode -> decode (abort otherwise).
 #include "backends/model/image_codec.hpp"
@@ -9,12 +11,17 @@
 #include "backends/model/model_spec.hpp"
 #include "backends/model/tensor_json.hpp"
 #include "backends/model/wav.hpp"
+#include "backends/model/whisper_decoding.hpp"
+#include "backends/hf/folder_error.hpp"
+#include "backends/hf/whisper_config.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -172,6 +179,63 @@ void check_inputs(std::string_view bytes) {
     }
 }
 
+
+// A Whisper folder's files, each replaced in turn by the input.
+constexpr std::string_view whisper_config_json = R"({"model_type":"whisper","d_model":64,"encoder_layers":2,
+"encoder_attention_heads":4,"encoder_ffn_dim":128,"decoder_layers":2,"decoder_attention_heads":4,"decoder_ffn_dim":128,
+"num_mel_bins":80,"max_source_positions":1500,"max_target_positions":64,"vocab_size":51865})";
+constexpr std::string_view whisper_generation_json = R"({"lang_to_id":{"<|en|>":50259,"<|de|>":50261},
+"suppress_tokens":[1,2,50358],"begin_suppress_tokens":[220,50257],"max_initial_timestamp_index":50,"is_multilingual":true})";
+constexpr std::string_view whisper_preprocessor_json = R"({"feature_size":80,"n_fft":400,"hop_length":160,"chunk_length":30,"sampling_rate":16000})";
+
+std::optional<std::int64_t> whisper_token(std::string_view name) {
+    static const std::pair<std::string_view, std::int64_t> ids[] = {
+        {"<|endoftext|>", 50257}, {"<|startoftranscript|>", 50258}, {"<|en|>", 50259}, {"<|de|>", 50261},
+        {"<|translate|>", 50358}, {"<|transcribe|>", 50359}, {"<|startoflm|>", 50360}, {"<|startofprev|>", 50361},
+        {"<|nocaptions|>", 50362}, {"<|notimestamps|>", 50363}, {"<|0.00|>", 50364}};
+    for (const auto& [n, id] : ids)
+        if (n == name) return id;
+    return std::nullopt;
+}
+
+void check_whisper(std::string_view bytes) {
+    const std::string_view files[3] = {whisper_config_json, whisper_generation_json, whisper_preprocessor_json};
+    for (int replaced = 0; replaced < 3; ++replaced) {
+        std::string_view f[3] = {files[0], files[1], files[2]};
+        f[replaced] = bytes;
+        try {
+            const auto c = hf::parse_whisper_config(f[0], f[1], f[2], whisper_token);
+            if (c.arch.d_model % c.arch.decoder_heads != 0 || c.arch.max_source_positions * 2 != 3000)
+                fail("a Whisper config passed with inconsistent sizes");
+            if (!c.frontend.mel_filters.empty() && c.frontend.mel_filters.size() != c.frontend.feature_size * (c.frontend.n_fft / 2 + 1))
+                fail("mel filters of the wrong size passed");
+        } catch (const hf::folder_error& e) {
+            if (std::string_view(e.what()).empty()) fail("a Whisper config refused without a message");
+        }
+    }
+    // Token ids from the input through the timestamp split: segments stay
+    // inside the window, in order, and the next window moves forward.
+    hf::whisper_tokens t;
+    t.eot = 50257;
+    t.timestamp_begin = 50364;
+    std::vector<std::int64_t> tokens;
+    for (std::size_t i = 0; i + 1 < bytes.size() && tokens.size() < 448; i += 2) {
+        const auto v = static_cast<std::uint16_t>(static_cast<unsigned char>(bytes[i]) | static_cast<unsigned char>(bytes[i + 1]) << 8);
+        tokens.push_back(v % 2 ? 50364 + v % 1501 : v % 50257);
+    }
+    const std::int64_t frames = 1 + static_cast<std::int64_t>(bytes.size() % 3000);
+    for (bool timestamps : {true, false}) {
+        const auto split = whisper::split_window(tokens, t, frames, 160, 16000, timestamps);
+        if (split.advance_frames < 1 || split.advance_frames > frames) fail("the next window does not move forward within this one");
+        std::size_t covered = 0;
+        for (const auto& s : split.segments) {
+            if (!(s.start >= 0 && s.end >= 0 && std::isfinite(s.start) && std::isfinite(s.end))) fail("a segment time out of range");
+            covered += s.tokens.size();
+        }
+        if (covered > tokens.size()) fail("segments hold more tokens than the window");
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -181,5 +245,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_tensor(bytes);
     check_spec(bytes);
     check_inputs(bytes);
+    check_whisper(bytes);
     return 0;
 }

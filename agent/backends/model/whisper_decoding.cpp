@@ -152,7 +152,10 @@ window_split split_window(std::span<const std::int64_t> tokens, const hf::whispe
         if (single_ending) cuts.push_back(n);
         std::size_t from = 0;
         for (std::size_t cut : cuts) {
-            token_segment s{ts_of(from) * precision, ts_of(cut - 1) * precision, {tokens.begin() + static_cast<std::ptrdiff_t>(from),
+            // A slice ends on a timestamp; the first may open without one (the
+            // decoding rules never allow it, but the tokens are the model's).
+            const double start = is_ts(from) ? ts_of(from) * precision : 0.0;
+            token_segment s{start, std::max(start, ts_of(cut - 1) * precision), {tokens.begin() + static_cast<std::ptrdiff_t>(from),
                                                                             tokens.begin() + static_cast<std::ptrdiff_t>(cut)}};
             out.segments.push_back(std::move(s));
             from = cut;
