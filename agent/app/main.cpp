@@ -9,14 +9,34 @@
 
 #include "tether/shared/log.hpp"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string_view>
 #include <exception>
 #include <stdexcept>
 
+namespace {
+
+// libtorch's OpenMP threads spin between operations by default, and on a
+// small box they then fight OpenBLAS's own threads for the cores: a Whisper
+// decode step took 52 ms spinning instead of 12 ms (bench/README.md).
+// libgomp reads the policy once, when it loads, before main: so the agent
+// starts itself again with it set, unless the operator chose one.
+void passive_openmp(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("TETHER_NO_REEXEC") != nullptr) return;
+    ::setenv("OMP_WAIT_POLICY", "passive", 1);
+    ::execv("/proc/self/exe", argv);
+    // exec failed (no /proc): run on, with the spinning default.
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
     using namespace tether::agent;
+    passive_openmp(argv);
     if (argc >= 2 && std::string_view(argv[1]) == "tokenize")
         return tokenize_command(argc - 1, argv + 1, std::cin, std::cout, std::cerr);
     auto outcome = parse_agent_options(argc, argv, current_environment());

@@ -21,11 +21,16 @@ using namespace at::indexing;
 
 constexpr double ln_eps = 1e-5;
 
+// x [..., in] · weightᵀ (+ bias), through lm::project on the rows: one row
+// (a decode step) is a matrix-vector product, not a GEMM that packs (copies)
+// the whole weight first.
 struct linear {
     at::Tensor weight, bias;
     at::Tensor operator()(const at::Tensor& x) const {
         if (x.dim() == 2) return project(x, weight, bias);
-        return at::linear(x, weight, bias);
+        auto shape = x.sizes().vec();
+        shape.back() = weight.size(0);
+        return project(x.reshape({-1, x.size(-1)}), weight, bias).view(shape);
     }
 };
 
@@ -286,7 +291,12 @@ struct whisper_model::impl {
         return dec_ln(x);
     }
 
-    at::Tensor logits(const at::Tensor& hidden) const { return at::matmul(hidden, embed.t()).to(at::kCPU, at::kFloat); }
+    // [B, L, d] -> float32 CPU [B, L, vocab]; one row as a matrix-vector product.
+    at::Tensor logits(const at::Tensor& hidden) const {
+        const at::Tensor rows = hidden.reshape({-1, hidden.size(-1)});
+        at::Tensor out = project(rows, embed);
+        return out.view({hidden.size(0), hidden.size(1), embed.size(0)}).to(at::kCPU, at::kFloat);
+    }
 };
 
 whisper_model::whisper_model(const std::filesystem::path& dir, hf::whisper_config config, const load_options& options)
