@@ -64,10 +64,10 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTETHER_REQUIRE_TORC
   -DCMAKE_PREFIX_PATH="$torch_prefix;$prefix/usr;$multiarch/cmake" -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DICU_ROOT="$prefix/usr" -DOPENSSL_ROOT_DIR="$prefix/usr" -DPKG_CONFIG_EXECUTABLE="$prefix/usr/bin/pkgconf" >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
 step "build"
-cmake --build "$build" --target tether-agent lm_tests tether-lm-bench -j "$(nproc)" >"$out/build.log" 2>&1 ||
+cmake --build "$build" --target tether-agent lm_tests tether-lm-bench tether-whisper-bench -j "$(nproc)" >"$out/build.log" 2>&1 ||
   { grep -m 20 -A 5 'error' "$out/build.log"; exit 1; }
 
-step "lm tests on CUDA (reference logits, greedy, KV cache, continuous batching)"
+step "lm tests on CUDA (reference logits, greedy, KV cache, continuous batching; Whisper against its reference)"
 TETHER_TEST_DEVICE=cuda TETHER_PYTHON=$python "$build/tests/lm_tests" --durations yes >"$out/lm_tests.log" 2>&1 &&
   tail -3 "$out/lm_tests.log" || { tail -60 "$out/lm_tests.log"; status=1; }
 
@@ -77,5 +77,11 @@ step "generation benchmark on CUDA"
   --stream-tokens 128 | tee "$out/bench-100m-cuda.txt"
 "$build/bench/tether-lm-bench" models/tiny-chat --device cuda --decode 200 --prompt 64 --streams 1,16 \
   --stream-tokens 128 | tee "$out/bench-tiny-chat-cuda.txt"
+step "speech recognition benchmark on CUDA (whisper-tiny and -base shapes, random weights)"
+"$python" tests/audio/make_whisper.py /tmp/whisper whisper-tiny-shape whisper-base-shape
+for shape in whisper-tiny-shape whisper-base-shape; do
+  "$build/bench/tether-whisper-bench" /tmp/whisper/$shape --device cuda --seconds 300 --streams 1,8 |
+    tee "$out/bench-$shape-cuda.txt"
+done
 step "done"
 exit "${status:-0}"
