@@ -30,19 +30,23 @@ fi
 test_start=$(date +%s)
 echo "== configure ($build)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_WERROR=ON -DTETHER_BUILD_TESTS=ON -DTETHER_REQUIRE_TORCH=ON
-echo "== build"
-cmake --build "$build" -j "$jobs"
-
 # The fuzzers' clang build (ASan+UBSan, a build dir of its own) goes on at
-# the lowest priority while the tests run: much of their time is spent
-# waiting on processes, and the build would otherwise add minutes after them.
+# the lowest priority beside the main build (whose links leave a core idle)
+# and while the CTest and Node suites run (much of their time is spent
+# waiting on processes); after them it would add many minutes.
 fuzz_build_pid=
 if [ -z "${SKIP_FUZZ:-}" ] && [ -x scripts/fuzz.sh ]; then
+  mkdir -p "$build"
   echo "== building the fuzzers in the background (log: $build/fuzz-build.log)"
   FUZZ_BUILD_ONLY=1 nice -n 19 scripts/fuzz.sh >"$build/fuzz-build.log" 2>&1 &
   fuzz_build_pid=$!
   trap 'kill "$fuzz_build_pid" 2>/dev/null || true' EXIT
 fi
+echo "== build"
+phase_start=$(date +%s)
+cmake --build "$build" -j "$jobs"
+echo "== build took $(($(date +%s) - phase_start)) s"
+
 phase_start=$(date +%s)
 echo "== unit, integration and end-to-end tests"
 (cd "$build" && ctest --output-on-failure -j "$jobs" --timeout 300)
@@ -55,18 +59,9 @@ if grep -q "No test cases matched" "$build/Testing/Temporary/LastTest.log"; then
   exit 1
 fi
 
-if [ -n "$fuzz_build_pid" ]; then
-  if ! wait "$fuzz_build_pid"; then
-    echo "test.sh: building the fuzzers failed:" >&2
-    tail -40 "$build/fuzz-build.log" >&2
-    exit 1
-  fi
-  phase_start=$(date +%s)
-  echo "== fuzzers: protocol, multipart, HTTP, media, tokenizer, template, upstream (${FUZZ_SECONDS:-30} s each)"
-  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
-  echo "== fuzzing took $(($(date +%s) - phase_start)) s"
-fi
-
+# The Node suites (browser, OpenAI client) before the fuzzers: they run while
+# the fuzz build finishes in the background.
+phase_start=$(date +%s)
 if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/browser-tests.sh ]; then
   echo "== browser tests"
   TETHER_BROKER_BIN="$root/$build/broker/tether-broker" TETHER_AGENT_BIN="$root/$build/agent/tether-agent" \
@@ -77,4 +72,20 @@ if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/openai-tests.sh ]; then
   TETHER_BROKER_BIN="$root/$build/broker/tether-broker" TETHER_AGENT_BIN="$root/$build/agent/tether-agent" \
     scripts/openai-tests.sh
 fi
+echo "== browser and OpenAI client tests took $(($(date +%s) - phase_start)) s"
+
+if [ -n "$fuzz_build_pid" ]; then
+  wait_start=$(date +%s)
+  if ! wait "$fuzz_build_pid"; then
+    echo "test.sh: building the fuzzers failed:" >&2
+    tail -40 "$build/fuzz-build.log" >&2
+    exit 1
+  fi
+  echo "== waited $(($(date +%s) - wait_start)) s more for the fuzz build"
+  phase_start=$(date +%s)
+  echo "== fuzzers: protocol, multipart, HTTP, media, tokenizer, template, upstream (${FUZZ_SECONDS:-30} s each)"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  echo "== fuzzing took $(($(date +%s) - phase_start)) s"
+fi
+
 echo "== all tests passed ($(($(date +%s) - test_start)) s after setup)"
