@@ -28,6 +28,9 @@ if [[ ${1:-} == --prepare ]]; then
   grep -qx '/.gpu-deps/' .git/info/exclude 2>/dev/null || echo '/.gpu-deps/' >>.git/info/exclude
   mkdir -p "$deps_dir"
   (cd "$deps_dir" && apt-get download "${packages[@]}")
+  # The Whisper tests' real tokenizer and configs live beside the repo, not in it.
+  rm -rf "$deps_dir/whisper-base"
+  cp -r "$root/../shared/tokenizers/whisper/whisper-base" "$deps_dir/whisper-base"
   du -sh "$deps_dir"
   exit 0
 fi
@@ -39,6 +42,7 @@ start=$(date +%s)
 step() { echo "== $(( $(date +%s) - start )) s: $*"; }
 
 python=${PYTHON:-python3}
+[[ -d $deps_dir/whisper-base ]] && export TETHER_WHISPER_TOKENIZER=$deps_dir/whisper-base
 torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
 "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true

@@ -24,7 +24,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'llm'))
 import safetensors_io  # noqa: E402
 
-SHARED = os.path.join(HERE, '..', '..', '..', 'shared', 'tokenizers', 'whisper', 'whisper-base')
+# The real whisper-base tokenizer and configs: beside the repository, or where
+# TETHER_WHISPER_TOKENIZER says (scripts/gpu-check.sh carries a copy).
+SHARED = os.environ.get('TETHER_WHISPER_TOKENIZER') or os.path.join(HERE, '..', '..', '..', 'shared', 'tokenizers',
+                                                                    'whisper', 'whisper-base')
 
 VARIANTS = {
     'whisper-test': dict(d=64, layers=2, heads=4, ffn=128, target=64, seed=1),
