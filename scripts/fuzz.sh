@@ -67,44 +67,68 @@ target_flags() {
   esac
 }
 
-failed=()
-summary=()
 mkdir -p "$build/logs"
-for t in "${targets[@]}"; do
-  fuzzer="$build/tests/fuzz/${t}_fuzz"
-  if [[ ! -x "$fuzzer" ]]; then
-    echo "fuzz.sh: $fuzzer was not built" >&2
-    exit 1
-  fi
+# One target: fuzz it, then write its summary line (and "CRASH" or "ok") to
+# $build/logs/$t.status.
+run_target() {
+  local t=$1
+  local fuzzer="$build/tests/fuzz/${t}_fuzz"
   # The fuzzer adds what it finds to its corpus: work on a copy, so the seeds
   # in the repository stay the small hand-written set.
-  corpus="$build/corpus/$t"
-  artifacts="$build/artifacts/$t"
-  log="$build/logs/$t.log"
+  local corpus="$build/corpus/$t" artifacts="$build/artifacts/$t" log="$build/logs/$t.log"
   rm -rf "$corpus"
   mkdir -p "$corpus" "$artifacts"
   cp "$root/tests/fuzz/corpus/$t/"* "$corpus/"
-  dict=()
+  local dict=()
   if [[ -f "$root/tests/fuzz/$t.dict" ]]; then dict=(-dict="$root/tests/fuzz/$t.dict"); fi
-
   echo "fuzz.sh: running ${t}_fuzz for ${seconds}s (log: $log)"
+  local status
   # shellcheck disable=SC2046,SC2086
   if "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 $(target_flags "$t") \
       "${dict[@]}" -artifact_prefix="$artifacts/" -print_final_stats=1 ${FUZZ_FLAGS:-} "$corpus" >"$log" 2>&1; then
     status=ok
   else
     status=CRASH
-    failed+=("$t")
     tail -n 60 "$log" >&2
   fi
+  local runs speed last cov ft corp
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[A-Za-z]*\).*/\1/p' <<<"$last")
-  summary+=("$(printf '%-10s %-6s runs %-10s exec/s %-7s cov %-6s ft %-7s corpus %s' \
-    "$t" "$status" "${runs:-?}" "${speed:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")")
+  printf '%-10s %-6s runs %-10s exec/s %-7s cov %-6s ft %-7s corpus %s\n' \
+    "$t" "$status" "${runs:-?}" "${speed:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" >"$build/logs/$t.status"
+}
+
+for t in "${targets[@]}"; do
+  if [[ ! -x "$build/tests/fuzz/${t}_fuzz" ]]; then
+    echo "fuzz.sh: $build/tests/fuzz/${t}_fuzz was not built" >&2
+    exit 1
+  fi
+done
+# FUZZ_JOBS targets at once (default: the cores, at most 2): each fuzzer is
+# one process on one core.
+jobs=${FUZZ_JOBS:-$(( $(nproc) < 2 ? 1 : 2 ))}
+running=0
+for t in "${targets[@]}"; do
+  rm -f "$build/logs/$t.status"
+  run_target "$t" &
+  running=$((running + 1))
+  if (( running >= jobs )); then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait || true
+
+failed=()
+summary=()
+for t in "${targets[@]}"; do
+  line=$(cat "$build/logs/$t.status" 2>/dev/null || echo "$t CRASH (no status: the run did not finish)")
+  summary+=("$line")
+  [[ $line == *" ok "* ]] || failed+=("$t")
 done
 
 echo "fuzz.sh: ${seconds}s per target"
