@@ -1,5 +1,6 @@
 #include "backends/hf/lm_config.hpp"
 
+#include "backends/hf/config_json.hpp"
 #include "backends/hf/folder_error.hpp"
 #include "text/json_view.hpp"
 
@@ -15,18 +16,6 @@ namespace {
 using text::json_view;
 
 constexpr const char* file_name = "config.json";
-
-std::int64_t int_field(const json_view& c, std::string_view key, std::int64_t lo, std::int64_t hi,
-                       std::optional<std::int64_t> fallback = std::nullopt) {
-    auto m = c.member(key);
-    if (!m) {
-        if (fallback) return *fallback;
-        c.required(key); // throws "missing"
-    }
-    const auto v = m->as_int();
-    if (v < lo || v > hi) m->fail("expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
-    return v;
-}
 
 double real_field(const json_view& c, std::string_view key, double lo, double hi, double fallback) {
     auto m = c.member(key);
@@ -172,22 +161,10 @@ lm_config parse_lm_config(std::string_view json) {
 }
 
 std::string read_model_type(const std::filesystem::path& dir) {
-    std::ifstream in(dir / file_name, std::ios::binary);
-    if (!in) throw folder_error((dir / file_name).string() + ": cannot read (a Hugging Face model folder has a config.json)");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-    if (text.size() > (4U << 20)) throw folder_error(std::string(file_name) + ": larger than 4 MiB");
-    text::widen_big_integers(text);
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    if (auto err = parser.parse(text).get(root))
-        throw folder_error(std::string(file_name) + ": not valid JSON (" + simdjson::error_message(err) + ")");
-    try {
-        return json_view(root, file_name, "").required("model_type").as_string();
-    } catch (const text::text_error& e) {
-        throw folder_error(e.what());
-    }
+    std::string type;
+    with_json_root(read_folder_file(dir / file_name, 4U << 20, true, "a Hugging Face model folder has a config.json"),
+                   file_name, 4U << 20, [&](const json_view& c) { type = c.required("model_type").as_string(); });
+    return type;
 }
 
 lm_config read_lm_config(const std::filesystem::path& dir) {

@@ -1,14 +1,9 @@
 #include "backends/hf/whisper_config.hpp"
 
-#include "backends/hf/folder_error.hpp"
-#include "text/json_view.hpp"
-
-#include <simdjson.h>
+#include "backends/hf/config_json.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <numeric>
-#include <sstream>
 
 namespace tether::agent::hf {
 namespace {
@@ -16,38 +11,6 @@ namespace {
 using text::json_view;
 
 constexpr std::size_t max_file_bytes = 8U << 20; // preprocessor_config.json lists ~16k filter weights
-
-std::int64_t int_field(const json_view& c, std::string_view key, std::int64_t lo, std::int64_t hi,
-                       std::optional<std::int64_t> fallback = std::nullopt) {
-    auto m = c.member(key);
-    if (!m) {
-        if (fallback) return *fallback;
-        c.required(key); // throws "missing"
-    }
-    const auto v = m->as_int();
-    if (v < lo || v > hi) m->fail("expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
-    return v;
-}
-
-// Parses `json` (named `file`) and calls read(root); simdjson and json_view
-// errors become folder_error.
-template <class F> void with_root(std::string_view json, const char* file, F&& read) {
-    if (json.size() > max_file_bytes)
-        throw folder_error(std::string(file) + ": larger than " + std::to_string(max_file_bytes >> 20) + " MiB");
-    std::string text(json);
-    text::widen_big_integers(text);
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    if (auto err = parser.parse(text).get(root))
-        throw folder_error(std::string(file) + ": not valid JSON (" + simdjson::error_message(err) + ")");
-    try {
-        const json_view v(root, file, "");
-        if (!v.is_object()) v.fail("expected an object");
-        read(v);
-    } catch (const text::text_error& e) {
-        throw folder_error(e.what());
-    }
-}
 
 whisper_architecture read_architecture(const json_view& c) {
     const std::string type = c.required("model_type").as_string();
@@ -176,20 +139,6 @@ void read_frontend(const json_view& p, whisper_config& cfg) {
         }
 }
 
-std::string read_file(const std::filesystem::path& path, bool required) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        if (required) throw folder_error(path.string() + ": cannot read");
-        return {};
-    }
-    std::error_code ec;
-    if (auto size = std::filesystem::file_size(path, ec); !ec && size > max_file_bytes)
-        throw folder_error(path.string() + ": larger than " + std::to_string(max_file_bytes >> 20) + " MiB");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 } // namespace
 
 std::optional<std::int64_t> whisper_tokens::language_id(std::string_view code) const {
@@ -207,14 +156,14 @@ std::string whisper_tokens::language_code(std::int64_t id) const {
 whisper_config parse_whisper_config(std::string_view config_json, std::string_view generation_json,
                                     std::string_view preprocessor_json, const token_lookup& lookup) {
     whisper_config cfg;
-    with_root(config_json, "config.json", [&](const json_view& c) { cfg.arch = read_architecture(c); });
+    with_json_root(config_json, "config.json", max_file_bytes, [&](const json_view& c) { cfg.arch = read_architecture(c); });
     cfg.tokens = read_tokens(lookup, cfg.arch.vocab_size);
     if (!generation_json.empty())
-        with_root(generation_json, "generation_config.json", [&](const json_view& g) { read_generation(g, cfg, lookup); });
+        with_json_root(generation_json, "generation_config.json", max_file_bytes, [&](const json_view& g) { read_generation(g, cfg, lookup); });
     else
         cfg.generation.is_multilingual = false;
     if (!preprocessor_json.empty())
-        with_root(preprocessor_json, "preprocessor_config.json", [&](const json_view& p) { read_frontend(p, cfg); });
+        with_json_root(preprocessor_json, "preprocessor_config.json", max_file_bytes, [&](const json_view& p) { read_frontend(p, cfg); });
     else
         cfg.frontend.feature_size = static_cast<std::uint32_t>(cfg.arch.num_mel_bins);
     const auto& f = cfg.frontend;
@@ -227,8 +176,9 @@ whisper_config parse_whisper_config(std::string_view config_json, std::string_vi
 }
 
 whisper_config read_whisper_config(const std::filesystem::path& dir, const token_lookup& lookup) {
-    return parse_whisper_config(read_file(dir / "config.json", true), read_file(dir / "generation_config.json", false),
-                                read_file(dir / "preprocessor_config.json", false), lookup);
+    return parse_whisper_config(read_folder_file(dir / "config.json", max_file_bytes, true),
+                                read_folder_file(dir / "generation_config.json", max_file_bytes, false),
+                                read_folder_file(dir / "preprocessor_config.json", max_file_bytes, false), lookup);
 }
 
 } // namespace tether::agent::hf

@@ -185,19 +185,20 @@ struct whisper_model::impl {
         return enc_ln(x);
     }
 
-    // Per layer: the encoder states' keys and values for cross-attention, [B, heads, T, hd].
-    struct cross_kv {
+    // Keys and values per decoder layer, [B, heads, positions, hd]: the
+    // encoder states' for cross-attention, and the self-attention cache.
+    struct layer_kv {
         std::vector<at::Tensor> k, v;
-        cross_kv select(const at::Tensor& rows) const {
-            cross_kv out;
+        layer_kv select(const at::Tensor& rows) const {
+            layer_kv out;
             for (std::size_t i = 0; i < k.size(); ++i) {
                 out.k.push_back(k[i].index_select(0, rows));
                 out.v.push_back(v[i].index_select(0, rows));
             }
             return out;
         }
-        cross_kv narrow(std::int64_t row) const {
-            cross_kv out;
+        layer_kv narrow(std::int64_t row) const {
+            layer_kv out;
             for (std::size_t i = 0; i < k.size(); ++i) {
                 out.k.push_back(k[i].narrow(0, row, 1));
                 out.v.push_back(v[i].narrow(0, row, 1));
@@ -205,6 +206,8 @@ struct whisper_model::impl {
             return out;
         }
     };
+    using cross_kv = layer_kv;
+    using self_kv = layer_kv;
 
     cross_kv cross(const at::Tensor& encoded) const {
         cross_kv c;
@@ -215,27 +218,6 @@ struct whisper_model::impl {
         }
         return c;
     }
-
-    // The self-attention cache: per layer [B, heads, capacity, hd].
-    struct self_kv {
-        std::vector<at::Tensor> k, v;
-        self_kv select(const at::Tensor& rows) const {
-            self_kv out;
-            for (std::size_t i = 0; i < k.size(); ++i) {
-                out.k.push_back(k[i].index_select(0, rows));
-                out.v.push_back(v[i].index_select(0, rows));
-            }
-            return out;
-        }
-        self_kv narrow(std::int64_t row) const {
-            self_kv out;
-            for (std::size_t i = 0; i < k.size(); ++i) {
-                out.k.push_back(k[i].narrow(0, row, 1));
-                out.v.push_back(v[i].narrow(0, row, 1));
-            }
-            return out;
-        }
-    };
 
     self_kv empty_cache(std::int64_t rows) const {
         self_kv c;
