@@ -10,39 +10,15 @@ namespace tether::broker::api {
 namespace http = boost::beast::http;
 
 audio_run::audio_run(core_access& core, const uuid& id, const audio_request& request, std::shared_ptr<net::http_exchange> ex)
-    : core_(core), id_(id), model_(request.model), format_(request.format), stream_(request.stream), ex_(std::move(ex)) {
+    : durable_answer(std::move(ex)), core_(core), id_(id), model_(request.model), format_(request.format),
+      stream_(request.stream) {
     if (stream_) out_ = std::make_shared<net::sse_channel>();
-}
-
-void audio_run::durable() {
-    std::optional<net::string_response> held;
-    {
-        std::lock_guard lock(mutex_);
-        durable_ = true;
-        held.swap(held_);
-    }
-    if (held) return ex_->respond(std::move(*held));
-    if (stream_) ex_->respond_events(out_);
-}
-
-void audio_run::refuse(net::string_response res) {
-    {
-        std::lock_guard lock(mutex_);
-        answered_ = true;
-        held_.reset();
-    }
-    ex_->respond(std::move(res));
-}
-
-void audio_run::answer(net::string_response res) {
-    if (durable_) return ex_->respond(std::move(res));
-    held_ = std::move(res);
 }
 
 void audio_run::on_event(const request_event& e) {
     std::lock_guard lock(mutex_);
     if (answered_) return;
-    if (stream_ && durable_ && out_->closed()) {
+    if (client_gone()) {
         answered_ = true; // the client went away: free the agent
         core_.post([id = id_](broker_core& core) { core.cancel(id, "user"); });
         return;

@@ -7,6 +7,7 @@
 
 #include "api/audio_format.hpp"
 #include "api/core_access.hpp"
+#include "api/durable_answer.hpp"
 #include "net/http_types.hpp"
 #include "net/sse_channel.hpp"
 
@@ -17,32 +18,21 @@
 
 namespace tether::broker::api {
 
-class audio_run : public std::enable_shared_from_this<audio_run> {
+class audio_run : public durable_answer, public std::enable_shared_from_this<audio_run> {
   public:
     audio_run(core_access& core, const uuid& id, const audio_request& request, std::shared_ptr<net::http_exchange> ex);
 
     void on_event(const request_event& e);
-    void durable();
-    void refuse(net::string_response res);
     const std::string& model() const { return model_; }
-    const std::shared_ptr<net::sse_channel>& stream_channel() const { return out_; }
 
   private:
-    void answer(net::string_response res);
 
     core_access& core_;
     const uuid id_;
     const std::string model_;
     const transcript_format format_;
     const bool stream_;
-    std::shared_ptr<net::http_exchange> ex_;
-
-    std::mutex mutex_;
-    std::shared_ptr<net::sse_channel> out_;
     std::string received_;
-    std::optional<net::string_response> held_;
-    bool durable_ = false;
-    bool answered_ = false;
 };
 
 } // namespace tether::broker::api

@@ -8,8 +8,8 @@ namespace http = boost::beast::http;
 
 chat_run::chat_run(core_access& core, const uuid& id, completion_ids ids, const chat_request& request,
                    std::shared_ptr<net::http_exchange> ex)
-    : core_(core), id_(id), ids_(std::move(ids)), api_(request.api), stream_(request.stream),
-      include_usage_(request.include_usage), ex_(std::move(ex)), filter_(request.stop) {
+    : durable_answer(std::move(ex)), core_(core), id_(id), ids_(std::move(ids)), api_(request.api), stream_(request.stream),
+      include_usage_(request.include_usage), filter_(request.stop) {
     if (stream_) {
         out_ = std::make_shared<net::sse_channel>();
         // The role comes first, as OpenAI sends it, so the client sees progress at once.
@@ -17,35 +17,10 @@ chat_run::chat_run(core_access& core, const uuid& id, completion_ids ids, const 
     }
 }
 
-void chat_run::durable() {
-    std::optional<net::string_response> held;
-    {
-        std::lock_guard lock(mutex_);
-        durable_ = true;
-        held.swap(held_);
-    }
-    if (held) return ex_->respond(std::move(*held));
-    if (stream_) ex_->respond_events(out_);
-}
-
-void chat_run::refuse(net::string_response res) {
-    {
-        std::lock_guard lock(mutex_);
-        answered_ = true;
-        held_.reset();
-    }
-    ex_->respond(std::move(res));
-}
-
-void chat_run::answer(net::string_response res) {
-    if (durable_) return ex_->respond(std::move(res));
-    held_ = std::move(res);
-}
-
 void chat_run::on_event(const request_event& e) {
     std::lock_guard lock(mutex_);
     if (answered_) return;
-    if (stream_ && durable_ && out_->closed()) {
+    if (client_gone()) {
         // The client went away: nobody will read the answer, so free the agent.
         answered_ = true;
         core_.post([id = id_](broker_core& core) { core.cancel(id, "user"); });
