@@ -14,7 +14,6 @@
 #include "tether/shared/log.hpp"
 
 #include <algorithm>
-#include <filesystem>
 
 namespace tether::broker::api {
 
@@ -72,6 +71,32 @@ void get_model(api_services& s, api_call& call) {
     call.reply(openai_error_response(model_not_found(call.params[0])));
 }
 
+// Whether `model` may take this call now: the broker not draining, the space
+// existing and taking the input (`feature`), the caller within its rate
+// limits. The OpenAI-shaped refusal otherwise.
+std::optional<net::string_response> admit(api_services& s, api_call& call, const std::string& model, std::uint32_t feature) {
+    if (s.draining->load())
+        return openai_error_response(
+            {http::status::service_unavailable, "The broker is shutting down.", "server_error", "", "draining"});
+    auto config = s.core.find_space_config(model);
+    if (!config) return openai_error_response(model_not_found(model));
+    if ((config->features & feature) == 0) {
+        const bool audio = feature == feature_audio;
+        return openai_error_response({http::status::bad_request,
+                                      "The model '" + model + (audio ? "' does not take audio." : "' does not take text input."),
+                                      "invalid_request_error", "model", audio ? "model_not_audio" : "model_not_text"});
+    }
+    if (auto refused = check_rate_limit(s.limiter, s.latency, call, model)) {
+        auto res = openai_error_response({http::status::too_many_requests,
+                                          "Rate limit reached for " + std::string(refused->limited_by) + " on model '" +
+                                              model + "'. Retry after " + std::to_string(refused->retry_after_s) + " s.",
+                                          "requests", "", "rate_limit_exceeded"});
+        res.set(http::field::retry_after, std::to_string(refused->retry_after_s));
+        return res;
+    }
+    return std::nullopt;
+}
+
 // What a submission's outcome means for the OpenAI answer in flight: go
 // ahead once durable, or refuse in OpenAI's shape.
 template <class Run> void settle(Run& run, submit_outcome o, bool durable) {
@@ -107,24 +132,7 @@ void openai_completion(api_services& s, api_call& call, openai_api api) {
     auto chat = api == openai_api::chat ? parse_chat_request(call.req.msg.body(), err)
                                         : parse_completion_request(call.req.msg.body(), err);
     if (!chat) return call.reply(openai_error_response(err));
-    if (s.draining->load())
-        return call.reply(openai_error_response(
-            {http::status::service_unavailable, "The broker is shutting down.", "server_error", "", "draining"}));
-    auto config = s.core.find_space_config(chat->model);
-    if (!config) return call.reply(openai_error_response(model_not_found(chat->model)));
-    if ((config->features & feature_prompt) == 0)
-        return call.reply(openai_error_response({http::status::bad_request,
-                                                 "The model '" + chat->model + "' does not take text input.",
-                                                 "invalid_request_error", "model", "model_not_text"}));
-    if (auto refused = check_rate_limit(s.limiter, s.latency, call, chat->model)) {
-        auto res = openai_error_response({http::status::too_many_requests,
-                                          "Rate limit reached for " + std::string(refused->limited_by) +
-                                              " on model '" + chat->model + "'. Retry after " +
-                                              std::to_string(refused->retry_after_s) + " s.",
-                                          "requests", "", "rate_limit_exceeded"});
-        res.set(http::field::retry_after, std::to_string(refused->retry_after_s));
-        return call.reply(std::move(res));
-    }
+    if (auto refusal = admit(s, call, chat->model, feature_prompt)) return call.reply(std::move(*refusal));
 
     request_record r;
     r.id = uuid::random();
@@ -164,32 +172,14 @@ void audio_endpoint(api_services& s, api_call& call, bool translate) {
         return call.reply(openai_error_response({http::status::bad_request,
                                                  file == nullptr ? "You must provide a file." : "The file is empty.",
                                                  "invalid_request_error", "file", ""}));
-    if (s.draining->load())
-        return call.reply(openai_error_response(
-            {http::status::service_unavailable, "The broker is shutting down.", "server_error", "", "draining"}));
-    auto config = s.core.find_space_config(req->model);
-    if (!config) return call.reply(openai_error_response(model_not_found(req->model)));
-    if ((config->features & feature_audio) == 0)
-        return call.reply(openai_error_response({http::status::bad_request,
-                                                 "The model '" + req->model + "' does not take audio.",
-                                                 "invalid_request_error", "model", "model_not_audio"}));
-    if (auto refused = check_rate_limit(s.limiter, s.latency, call, req->model)) {
-        auto res = openai_error_response({http::status::too_many_requests,
-                                          "Rate limit reached for " + std::string(refused->limited_by) + " on model '" +
-                                              req->model + "'. Retry after " + std::to_string(refused->retry_after_s) + " s.",
-                                          "requests", "", "rate_limit_exceeded"});
-        res.set(http::field::retry_after, std::to_string(refused->retry_after_s));
-        return call.reply(std::move(res));
-    }
+    if (auto refusal = admit(s, call, req->model, feature_audio)) return call.reply(std::move(*refusal));
     request_record r;
     r.id = uuid::random();
     r.space = req->model;
     r.username = call.who.user->name;
     r.params_json = req->params_json;
-    auto dest = s.blobs.input_path(r.id, file->blob);
     std::error_code ec;
-    std::filesystem::create_directories(dest.parent_path(), ec);
-    std::filesystem::rename(file->path, dest, ec);
+    auto dest = s.blobs.adopt_input(r.id, file->blob, file->path, ec);
     if (ec) {
         log::error("cannot move upload {} to {}: {}", file->path, dest.string(), ec.message());
         s.blobs.remove_request(r.id);

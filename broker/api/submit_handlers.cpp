@@ -119,10 +119,8 @@ void submit(api_services& s, api_call& call, const std::string& space, submissio
     r.params_json = std::move(sub.params_json);
     if (sub.form) {
         for (auto& f : sub.form->files) {
-            auto dest = s.blobs.input_path(r.id, f.blob);
             std::error_code ec;
-            std::filesystem::create_directories(dest.parent_path(), ec);
-            std::filesystem::rename(f.path, dest, ec);
+            auto dest = s.blobs.adopt_input(r.id, f.blob, f.path, ec);
             if (ec) {
                 log::error("cannot move upload {} to {}: {}", f.path, dest.string(), ec.message());
                 s.blobs.remove_request(r.id);

@@ -13,6 +13,14 @@ std::filesystem::path blob_store::request_dir(const uuid& request) const {
     return root_ / request.to_string();
 }
 
+std::filesystem::path blob_store::adopt_input(const uuid& request, std::uint32_t blob, const std::filesystem::path& spooled,
+                                             std::error_code& ec) const {
+    auto dest = input_path(request, blob);
+    std::filesystem::create_directories(dest.parent_path(), ec);
+    if (!ec) std::filesystem::rename(spooled, dest, ec);
+    return dest;
+}
+
 std::filesystem::path blob_store::input_path(const uuid& request, std::uint32_t blob) const {
     return request_dir(request) / ("in-" + std::to_string(blob));
 }

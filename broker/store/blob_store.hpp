@@ -28,6 +28,11 @@ class blob_store {
     blob_writer open_output(const uuid& request, std::uint32_t blob, std::uint64_t max_bytes,
                             std::error_code& ec) const;
 
+    // Moves an upload spooled at `spooled` to the request's input `blob`
+    // (a rename: the spool is on the same file system); returns where it now is.
+    std::filesystem::path adopt_input(const uuid& request, std::uint32_t blob, const std::filesystem::path& spooled,
+                                      std::error_code& ec) const;
+
     // Removes every file of the request (its directory). Missing is fine.
     std::error_code remove_request(const uuid& request) const;
 

@@ -7,8 +7,6 @@
 #include <simdjson.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 namespace tether::agent::hf {
 namespace {
@@ -16,6 +14,11 @@ namespace {
 using text::json_view;
 
 constexpr const char* file_name = "config.json";
+constexpr std::size_t max_config_bytes = 4U << 20;
+
+std::string read_config(const std::filesystem::path& dir) {
+    return read_folder_file(dir / file_name, max_config_bytes, true, "a Hugging Face model folder has a config.json");
+}
 
 double real_field(const json_view& c, std::string_view key, double lo, double hi, double fallback) {
     auto m = c.member(key);
@@ -139,40 +142,24 @@ bool is_supported_model_type(std::string_view t) {
 }
 
 lm_config parse_lm_config(std::string_view json) {
-    if (json.size() > (4U << 20)) throw folder_error(std::string(file_name) + ": larger than 4 MiB");
-    std::string text(json);
-    text::widen_big_integers(text);
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    if (auto err = parser.parse(text).get(root))
-        throw folder_error(std::string(file_name) + ": not valid JSON (" + simdjson::error_message(err) + ")");
-    try {
-        const json_view c(root, file_name, "");
-        if (!c.is_object()) c.fail("expected an object");
+    lm_config cfg;
+    with_json_root(json, file_name, max_config_bytes, [&](const json_view& c) {
         const std::string type = c.required("model_type").as_string();
         if (!is_supported_model_type(type))
             c.required("model_type").fail("\"" + type + "\" is not supported (llama, mistral, qwen2, gpt2; whisper for speech)");
-        lm_config cfg = type == "gpt2" ? parse_gpt2(c) : parse_llama_family(c, type);
+        cfg = type == "gpt2" ? parse_gpt2(c) : parse_llama_family(c, type);
         if (auto d = c.member("torch_dtype"); d && d->is_string()) cfg.torch_dtype = d->as_string();
-        return cfg;
-    } catch (const text::text_error& e) {
-        throw folder_error(e.what());
-    }
+    });
+    return cfg;
 }
 
 std::string read_model_type(const std::filesystem::path& dir) {
     std::string type;
-    with_json_root(read_folder_file(dir / file_name, 4U << 20, true, "a Hugging Face model folder has a config.json"),
-                   file_name, 4U << 20, [&](const json_view& c) { type = c.required("model_type").as_string(); });
+    with_json_root(read_config(dir), file_name, max_config_bytes,
+                   [&](const json_view& c) { type = c.required("model_type").as_string(); });
     return type;
 }
 
-lm_config read_lm_config(const std::filesystem::path& dir) {
-    std::ifstream in(dir / file_name, std::ios::binary);
-    if (!in) throw folder_error((dir / file_name).string() + ": cannot read (a Hugging Face model folder has a config.json)");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_lm_config(ss.str());
-}
+lm_config read_lm_config(const std::filesystem::path& dir) { return parse_lm_config(read_config(dir)); }
 
 } // namespace tether::agent::hf

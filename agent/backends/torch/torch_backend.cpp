@@ -90,10 +90,24 @@ std::optional<at::ScalarType> dtype_option(const std::string& d) {
     return std::nullopt;
 }
 
+// Runs load() for `--model space=dir`; a bad folder (its files, its text, a
+// torch error) becomes a model_load_error naming the flag.
+template <class F> auto load_folder(const std::string& space, const std::string& dir, F&& load) {
+    try {
+        return load();
+    } catch (const hf::folder_error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
+    } catch (const text::text_error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
+    } catch (const c10::Error& e) {
+        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, torch_error_text(e)));
+    }
+}
+
 std::unique_ptr<lm::lm_engine> load_language_model(const std::string& space, const std::string& dir, torch::Device device,
                                                    const torch_options& opts, std::uint32_t slots) {
     const auto start = steady::now();
-    try {
+    return load_folder(space, dir, [&] {
         const auto fallback = opts.chat_templates.find(space);
         auto text = std::make_shared<const text::model_text>(text::model_text::load(
             dir, fallback == opts.chat_templates.end() ? std::filesystem::path() : std::filesystem::path(fallback->second)));
@@ -118,19 +132,13 @@ std::unique_ptr<lm::lm_engine> load_language_model(const std::string& space, con
                   std::filesystem::path(dir).filename().string(), space, engine->model().describe(), slots,
                   engine->context(), static_cast<double>(engine->cache_bytes()) / (1 << 20), ms_since(start));
         return engine;
-    } catch (const hf::folder_error& e) {
-        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
-    } catch (const text::text_error& e) {
-        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
-    } catch (const c10::Error& e) {
-        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, torch_error_text(e)));
-    }
+    });
 }
 
 std::unique_ptr<whisper::whisper_engine> load_speech_model(const std::string& space, const std::string& dir,
                                                            torch::Device device, const torch_options& opts, std::uint32_t cap) {
     const auto start = steady::now();
-    try {
+    return load_folder(space, dir, [&] {
         whisper::load_options lo;
         lo.device = device;
         lo.dtype = dtype_option(opts.dtype);
@@ -141,21 +149,11 @@ std::unique_ptr<whisper::whisper_engine> load_speech_model(const std::string& sp
                   std::filesystem::path(dir).filename().string(), space, engine->model().describe(),
                   batch > 1 ? fmt::format(", windows batched up to {}", batch) : "", ms_since(start));
         return engine;
-    } catch (const hf::folder_error& e) {
-        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
-    } catch (const text::text_error& e) {
-        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
-    } catch (const c10::Error& e) {
-        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, torch_error_text(e)));
-    }
+    });
 }
 
 std::string folder_model_type(const std::string& space, const std::string& dir) {
-    try {
-        return hf::read_model_type(dir);
-    } catch (const hf::folder_error& e) {
-        throw model_load_error(fmt::format("--model {}={}: {}", space, dir, e.what()));
-    }
+    return load_folder(space, dir, [&] { return hf::read_model_type(dir); });
 }
 
 } // namespace
