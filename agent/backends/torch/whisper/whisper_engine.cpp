@@ -3,7 +3,6 @@
 #include "backends/hf/folder_error.hpp"
 
 #include <algorithm>
-#include <exception>
 #include <optional>
 
 namespace tether::agent::whisper {
@@ -11,52 +10,9 @@ namespace tether::agent::whisper {
 whisper_engine::whisper_engine(std::unique_ptr<whisper_model> model, std::shared_ptr<const text::model_text> text,
                                std::size_t max_batch, std::chrono::microseconds batch_wait)
     : model_(std::move(model)), text_(std::move(text)), max_batch_(std::max<std::size_t>(max_batch, 1)),
-      batch_wait_(std::clamp<std::chrono::microseconds>(batch_wait, std::chrono::microseconds::zero(), std::chrono::seconds(1))) {}
+      queue_(max_batch_, batch_wait, [this](std::vector<window_job>& jobs) { return model_->decode(jobs); }) {}
 
-window_output whisper_engine::decode(window_job job) {
-    pending me{std::move(job), std::nullopt, nullptr, false};
-    std::unique_lock lock(mutex_);
-    queue_.push_back(&me);
-    cv_.notify_all();
-    while (!me.done) {
-        if (running_) {
-            cv_.wait(lock);
-            continue;
-        }
-        // The model is free: this thread runs the next call, with what is
-        // waiting (after a short wait for company when it is alone).
-        running_ = true;
-        if (max_batch_ > 1 && queue_.size() < max_batch_ && batch_wait_.count() > 0)
-            cv_.wait_for(lock, batch_wait_, [&] { return queue_.size() >= max_batch_; });
-        std::vector<pending*> batch;
-        while (!queue_.empty() && batch.size() < max_batch_) {
-            batch.push_back(queue_.front());
-            queue_.pop_front();
-        }
-        lock.unlock();
-        std::vector<window_job> jobs;
-        for (auto* p : batch) jobs.push_back(std::move(p->job));
-        std::vector<window_output> outs;
-        std::exception_ptr error;
-        try {
-            outs = model_->decode(jobs);
-        } catch (...) {
-            error = std::current_exception();
-        }
-        batches_.fetch_add(1);
-        windows_.fetch_add(batch.size());
-        lock.lock();
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (error) batch[i]->error = error;
-            else batch[i]->out = std::move(outs[i]);
-            batch[i]->done = true;
-        }
-        running_ = false;
-        cv_.notify_all();
-    }
-    if (me.error) std::rethrow_exception(me.error);
-    return std::move(*me.out);
-}
+window_output whisper_engine::decode(window_job job) { return queue_.submit_one(std::move(job)); }
 
 std::vector<std::int64_t> whisper_engine::prompt_tokens(std::string_view prompt) const {
     while (!prompt.empty() && (prompt.front() == ' ' || prompt.front() == '\n' || prompt.front() == '\t')) prompt.remove_prefix(1);

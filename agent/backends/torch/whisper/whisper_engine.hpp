@@ -2,21 +2,16 @@
 // A speech space: the Whisper model, its tokenizer, and (when the space's
 // capacity is above 1) batching of the windows of concurrent requests. Each
 // request runs whisper::transcribe on its own worker thread and hands the
-// engine one window at a time. One model call runs at a time (two at once
-// would only fight for the cores); the windows that arrive while it runs
-// wait, and the thread that finds the model free takes all of them (up to
-// max_batch) into the next call.
+// engine one window at a time; a model_queue runs one model call at a time
+// with the windows waiting (up to max_batch).
 
+#include "backends/model/model_queue.hpp"
 #include "backends/model/whisper_decoding.hpp"
 #include "backends/torch/whisper/whisper_model.hpp"
 #include "text/model_text.hpp"
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
 
 namespace tether::agent::whisper {
 
@@ -38,27 +33,14 @@ class whisper_engine {
     const whisper_model& model() const { return *model_; }
     const text::model_text& text() const { return *text_; }
     std::size_t max_batch() const { return max_batch_; }
-    std::uint64_t batches_run() const { return batches_.load(); }
-    std::uint64_t windows_run() const { return windows_.load(); }
+    std::uint64_t batches_run() const { return queue_.calls_run(); }
+    std::uint64_t windows_run() const { return queue_.items_run(); }
 
   private:
-    // A window waiting for the model, on its submitter's stack.
-    struct pending {
-        window_job job;
-        std::optional<window_output> out;
-        std::exception_ptr error;
-        bool done = false;
-    };
-
     std::unique_ptr<whisper_model> model_;
     std::shared_ptr<const text::model_text> text_;
     std::size_t max_batch_;
-    std::chrono::microseconds batch_wait_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<pending*> queue_;
-    bool running_ = false;
-    std::atomic<std::uint64_t> batches_{0}, windows_{0};
+    model_queue<window_job, window_output> queue_;
 };
 
 // Loads a Whisper folder (config, tokenizer, weights) and warms it up on one
