@@ -5,7 +5,8 @@
 #   scripts/setup.sh --browser  also Chromium and Node for the browser and OpenAI client tests
 #   scripts/setup.sh --torch    also libtorch (CPU) for the agent's torch backend, OpenBLAS (Debian's
 #                               libtorch calls libblas.so.3, the slow reference BLAS unless OpenBLAS is
-#                               installed) and python3-torch (the language-model tests' reference)
+#                               installed), python3-torch (the model tests' reference) and python3-pil
+#                               (the image preprocessing reference)
 #   scripts/setup.sh --text     also Node and Python's Jinja2: the references of the tokenizer and chat-template tests
 #   scripts/setup.sh --bench    also nginx and wrk for bench/
 set -euo pipefail
@@ -20,7 +21,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --browser) packages+=(chromium nodejs npm) ;;
-    --torch) packages+=(libtorch-dev libopenblas0-pthread python3-torch) ;;
+    --torch) packages+=(libtorch-dev libopenblas0-pthread python3-torch python3-pil) ;;
     --text) packages+=(nodejs npm python3 python3-jinja2) ;;
     --bench) packages+=(nginx-light wrk) ;;
     *) echo "setup.sh: unknown option $arg (expected --browser, --torch, --text, --bench)" >&2; exit 2 ;;

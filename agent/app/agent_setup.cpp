@@ -98,7 +98,7 @@ runner_settings make_runner_settings(const agent_options& opts, const backend& b
         r.token = s.token;
         r.capacity = opts.capacity_of(s);
         r.models = s.models.empty() ? be.models(s.name) : s.models;
-        if (auto c = be.card(s.name)) r.model = protocol::model_info{c->name, c->context_length, c->chat};
+        if (auto c = be.card(s.name)) r.model = protocol::model_info{c->name, c->context_length, c->chat, c->task};
         reg.spaces.push_back(std::move(r));
     }
     return rs;

@@ -103,6 +103,7 @@ class backend {
         std::string name;
         std::uint32_t context_length = 0;
         bool chat = false; // has a chat template
+        std::string task;  // protocol::model_info's task ("" for a language model)
     };
     virtual std::optional<model_card> card(const std::string& /*space*/) const { return std::nullopt; }
     // Runs one job to its end on the calling (worker) thread. Must finish with

@@ -73,6 +73,11 @@ tokenizer tokenizer::from_json(std::string_view json, const std::string& label, 
 }
 
 std::vector<token_id> tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+    return encode_truncated(text, add_special_tokens, 0, nullptr);
+}
+
+std::vector<token_id> tokenizer::encode_truncated(std::string_view text, bool add_special_tokens, std::size_t max_length,
+                                                  std::size_t* untruncated) const {
     if (text.size() > limits_.max_input_bytes)
         throw text_error("the text is larger than " + std::to_string(limits_.max_input_bytes >> 20) +
                          " MiB, the most one encode takes");
@@ -85,6 +90,9 @@ std::vector<token_id> tokenizer::encode(std::string_view text, bool add_special_
         if (p.token) ids.push_back(*p.token);
         else if (!p.text.empty()) model_->tokenize(p.text, ids);
     }
+    const std::size_t added = post_ && add_special_tokens ? post_->added_tokens() : 0;
+    if (untruncated) *untruncated = ids.size() + added;
+    if (max_length > 0 && ids.size() + added > max_length) ids.resize(max_length > added ? max_length - added : 0);
     if (post_) post_->process(ids, add_special_tokens);
     return ids;
 }

@@ -40,6 +40,11 @@ class tokenizer {
     // lossy conversion would. Throws text_error for input over the size
     // limit or a word the model cannot encode (no unk token to stand for it).
     std::vector<token_id> encode(std::string_view text, bool add_special_tokens) const;
+    // The same, cut as the library's truncation (right side, longest first)
+    // cuts one sequence: at most `max_length` ids with the special tokens
+    // (0: no limit). `untruncated`, when given, gets the length uncut.
+    std::vector<token_id> encode_truncated(std::string_view text, bool add_special_tokens, std::size_t max_length,
+                                           std::size_t* untruncated) const;
     // The text of `ids`; ids the vocabulary does not know are left out.
     std::string decode(std::span<const token_id> ids, bool skip_special_tokens) const;
     // Token strings as the decoder receives them (added tokens and special

@@ -53,6 +53,7 @@ maybe_error read_register(field_reader& top, register_frame& f) {
                 if (auto err = m.string("name", presence::required, info.name)) return err;
                 if (auto err = m.uint32("context_length", presence::optional, 0, 1U << 31, info.context_length)) return err;
                 if (auto err = m.boolean("chat", presence::optional, info.chat)) return err;
+                if (auto err = m.string("task", presence::optional, info.task)) return err;
                 s.model = std::move(info);
                 return std::nullopt;
             });
@@ -195,7 +196,9 @@ std::string encode(const register_frame& f) {
         if (s.model) {
             w.key("model").begin_object().key("name").value(s.model->name);
             w.key("context_length").value(std::uint64_t{s.model->context_length});
-            w.key("chat").value(s.model->chat).end_object();
+            w.key("chat").value(s.model->chat);
+            if (!s.model->task.empty()) w.key("task").value(s.model->task);
+            w.end_object();
         }
         w.end_object();
     }

@@ -197,6 +197,14 @@ json_writer& json_writer::value(double d) {
     return *this;
 }
 
+json_writer& json_writer::value(float f) {
+    if (!std::isfinite(f)) return null();
+    comma();
+    fmt::format_to(std::back_inserter(out_), "{}", f);
+    need_comma_ = true;
+    return *this;
+}
+
 json_writer& json_writer::null() {
     comma();
     out_.append("null");

@@ -147,7 +147,7 @@ TEST_CASE("the model an agent announces shows in /v1/models and the space list, 
     auto agent = b.broker.agent();
     REQUIRE(agent->connect());
     auto reg = agent_client::space("echo", b.echo_token);
-    reg.model = tether::protocol::model_info{"tiny-llama", 2048, true};
+    reg.model = tether::protocol::model_info{"tiny-llama", 2048, true, ""};
     auto ok = agent->register_spaces({reg});
     INFO(agent->last_error());
     REQUIRE(ok);

@@ -35,8 +35,10 @@ inline std::string read_folder_file(const std::filesystem::path& path, std::size
     return ss.str();
 }
 
-// Parses `json` (the file `file`) and calls read(root), an object.
-template <class F> void with_json_root(std::string_view json, const char* file, std::size_t max_bytes, F&& read) {
+// Parses `json` (the file `file`) and calls read(root), an object (or, when
+// `any_root`, whatever the root is).
+template <class F>
+void with_json_root(std::string_view json, const char* file, std::size_t max_bytes, F&& read, bool any_root = false) {
     if (json.size() > max_bytes)
         throw folder_error(std::string(file) + ": larger than " + std::to_string(max_bytes >> 20) + " MiB");
     std::string text(json);
@@ -47,7 +49,7 @@ template <class F> void with_json_root(std::string_view json, const char* file, 
         throw folder_error(std::string(file) + ": not valid JSON (" + simdjson::error_message(err) + ")");
     try {
         const text::json_view v(root, file, "");
-        if (!v.is_object()) v.fail("expected an object");
+        if (!any_root && !v.is_object()) v.fail("expected an object");
         read(v);
     } catch (const text::text_error& e) {
         throw folder_error(e.what());
@@ -64,6 +66,15 @@ inline std::int64_t int_field(const text::json_view& c, std::string_view key, st
     }
     const auto v = m->as_int();
     if (v < lo || v > hi) m->fail("expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return v;
+}
+
+// c[key], a number in (lo, hi]; `fallback` when absent.
+inline double number_field(const text::json_view& c, std::string_view key, double lo, double hi, double fallback) {
+    auto m = c.member(key);
+    if (!m) return fallback;
+    const double v = m->as_double();
+    if (!(v > lo && v <= hi)) m->fail("expected a number above " + std::to_string(lo) + " and at most " + std::to_string(hi));
     return v;
 }
 

@@ -20,27 +20,9 @@ std::string read_config(const std::filesystem::path& dir) {
     return read_folder_file(dir / file_name, max_config_bytes, true, "a Hugging Face model folder has a config.json");
 }
 
-double real_field(const json_view& c, std::string_view key, double lo, double hi, double fallback) {
-    auto m = c.member(key);
-    if (!m) return fallback;
-    const double v = m->as_double();
-    if (!(v > lo && v <= hi)) m->fail("expected a number above " + std::to_string(lo) + " and at most " + std::to_string(hi));
-    return v;
-}
-
-activation read_activation(const json_view& c, std::string_view key, std::string_view fallback) {
-    std::string a(fallback);
-    auto m = c.member(key);
-    if (m) a = m->as_string();
-    if (a == "silu" || a == "swish") return activation::silu;
-    if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") return activation::gelu_tanh;
-    if (a == "gelu") return activation::gelu;
-    if (a == "relu") return activation::relu;
-    (m ? *m : c).fail("activation \"" + a + "\" is not supported (silu, gelu_new, gelu_pytorch_tanh, gelu, relu)");
-}
 
 void read_rope(const json_view& c, lm_config& cfg) {
-    cfg.rope.theta = real_field(c, "rope_theta", 0, 1e12, 10000.0);
+    cfg.rope.theta = number_field(c, "rope_theta", 0, 1e12, 10000.0);
     if (auto p = c.member("partial_rotary_factor"); p && p->as_double() != 1.0)
         p->fail("a partial rotary embedding is not supported");
     auto s = c.member("rope_scaling");
@@ -50,13 +32,13 @@ void read_rope(const json_view& c, lm_config& cfg) {
     else if (auto t2 = s->member("type")) type = t2->as_string();
     else s->fail("expected rope_type");
     if (type == "default") return;
-    cfg.rope.factor = real_field(*s, "factor", 0, 1e4, 1.0);
+    cfg.rope.factor = number_field(*s, "factor", 0, 1e4, 1.0);
     if (type == "linear") {
         cfg.rope.kind = rope_kind::linear;
     } else if (type == "llama3") {
         cfg.rope.kind = rope_kind::llama3;
-        cfg.rope.low_freq_factor = real_field(*s, "low_freq_factor", 0, 1e4, 1.0);
-        cfg.rope.high_freq_factor = real_field(*s, "high_freq_factor", 0, 1e4, 4.0);
+        cfg.rope.low_freq_factor = number_field(*s, "low_freq_factor", 0, 1e4, 1.0);
+        cfg.rope.high_freq_factor = number_field(*s, "high_freq_factor", 0, 1e4, 4.0);
         if (!(cfg.rope.high_freq_factor > cfg.rope.low_freq_factor))
             s->required("high_freq_factor").fail("must be above low_freq_factor");
         cfg.rope.original_max_position = int_field(*s, "original_max_position_embeddings", 1, 1 << 24, 8192);
@@ -88,7 +70,7 @@ lm_config parse_llama_family(const json_view& c, const std::string& type) {
     }
     if (cfg.head_dim % 2 != 0) (head_dim ? *head_dim : c.required("hidden_size")).fail("the head size must be even for rotary embeddings");
     cfg.max_position = int_field(c, "max_position_embeddings", 1, 1 << 24, 2048);
-    cfg.norm_eps = real_field(c, "rms_norm_eps", 0, 1, 1e-6);
+    cfg.norm_eps = number_field(c, "rms_norm_eps", 0, 1, 1e-6);
     cfg.act = read_activation(c, "hidden_act", "silu");
     cfg.tie_word_embeddings = c.bool_or("tie_word_embeddings", false);
     if (type == "qwen2") {
@@ -124,7 +106,7 @@ lm_config parse_gpt2(const json_view& c) {
         cfg.intermediate_size = int_field(c, "n_inner", 1, 1 << 20);
     else
         cfg.intermediate_size = 4 * cfg.hidden_size;
-    cfg.norm_eps = real_field(c, "layer_norm_epsilon", 0, 1, 1e-5);
+    cfg.norm_eps = number_field(c, "layer_norm_epsilon", 0, 1, 1e-5);
     cfg.act = read_activation(c, "activation_function", "gelu_new");
     cfg.tie_word_embeddings = true;
     cfg.qkv_bias = cfg.o_bias = cfg.mlp_bias = true;
@@ -136,6 +118,17 @@ lm_config parse_gpt2(const json_view& c) {
 }
 
 } // namespace
+
+activation read_activation(const json_view& c, std::string_view key, std::string_view fallback) {
+    std::string a(fallback);
+    auto m = c.member(key);
+    if (m) a = m->as_string();
+    if (a == "silu" || a == "swish") return activation::silu;
+    if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") return activation::gelu_tanh;
+    if (a == "gelu") return activation::gelu;
+    if (a == "relu") return activation::relu;
+    (m ? *m : c).fail("activation \"" + a + "\" is not supported (silu, gelu_new, gelu_pytorch_tanh, gelu, relu)");
+}
 
 bool is_supported_model_type(std::string_view t) {
     return t == "llama" || t == "mistral" || t == "qwen2" || t == "gpt2";

@@ -8,6 +8,11 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
+
+namespace tether::agent::text {
+class json_view;
+}
 
 namespace tether::agent::hf {
 
@@ -47,6 +52,9 @@ struct lm_config {
     rope_config rope;
     std::string torch_dtype; // as stored (for the log), "" when not given
 };
+
+// c[key] as an activation (transformers' names); `fallback` when absent.
+activation read_activation(const text::json_view& c, std::string_view key, std::string_view fallback);
 
 // Reads dir/config.json; throws folder_error naming the file and the field.
 lm_config read_lm_config(const std::filesystem::path& dir);

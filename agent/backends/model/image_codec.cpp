@@ -443,4 +443,111 @@ image_rgb resize_bilinear(const image_rgb& img, std::uint32_t width, std::uint32
     return out;
 }
 
+namespace {
+
+// PIL's filters (Resample.c): the triangle of bilinear, Keys' cubic with a = -0.5.
+double pil_filter(int filter, double x) {
+    x = std::fabs(x);
+    if (filter == 2) return x < 1.0 ? 1.0 - x : 0.0;
+    constexpr double a = -0.5;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+    return 0.0;
+}
+
+// One axis's taps: for each output index, the first input index and the
+// fixed-point weights (22 fraction bits) PIL's 8-bit path uses.
+struct axis_taps {
+    std::vector<std::uint32_t> first;
+    std::vector<std::vector<std::int32_t>> weights;
+};
+
+constexpr int precision_bits = 32 - 8 - 2;
+
+axis_taps pil_taps(std::uint32_t in, std::uint32_t out, int filter) {
+    const double support_1 = filter == 2 ? 1.0 : 2.0;
+    const double scale = static_cast<double>(in) / out;
+    const double filterscale = std::max(scale, 1.0);
+    const double support = support_1 * filterscale;
+    axis_taps t;
+    t.first.resize(out);
+    t.weights.resize(out);
+    for (std::uint32_t i = 0; i < out; ++i) {
+        const double center = (i + 0.5) * scale;
+        const auto lo = static_cast<std::int64_t>(std::max(0.0, std::trunc(center - support + 0.5)));
+        const auto hi = std::min<std::int64_t>(static_cast<std::int64_t>(std::trunc(center + support + 0.5)), in);
+        std::vector<double> k;
+        double sum = 0;
+        for (std::int64_t x = lo; x < hi; ++x) {
+            const double w = pil_filter(filter, (static_cast<double>(x) - center + 0.5) / filterscale);
+            k.push_back(w);
+            sum += w;
+        }
+        t.first[i] = static_cast<std::uint32_t>(lo);
+        for (double w : k) {
+            const double v = (sum != 0 ? w / sum : w) * (1 << precision_bits);
+            t.weights[i].push_back(static_cast<std::int32_t>(v < 0 ? std::trunc(v - 0.5) : std::trunc(v + 0.5)));
+        }
+    }
+    return t;
+}
+
+std::uint8_t clip8(std::int64_t v) {
+    v >>= precision_bits;
+    return static_cast<std::uint8_t>(std::clamp<std::int64_t>(v, 0, 255));
+}
+
+// Resamples along x (`horizontal`) or y, as PIL's 8-bit passes do.
+image_rgb pil_pass(const image_rgb& img, std::uint32_t n, int filter, bool horizontal) {
+    image_rgb out;
+    out.width = horizontal ? n : img.width;
+    out.height = horizontal ? img.height : n;
+    out.pixels.resize(std::size_t{out.width} * out.height * 3);
+    const axis_taps t = pil_taps(horizontal ? img.width : img.height, n, filter);
+    const std::size_t stride = std::size_t{img.width} * 3;
+    for (std::size_t y = 0; y < out.height; ++y)
+        for (std::size_t x = 0; x < out.width; ++x) {
+            const std::size_t i = horizontal ? x : y;
+            const auto& w = t.weights[i];
+            for (std::size_t c = 0; c < 3; ++c) {
+                std::int64_t acc = std::int64_t{1} << (precision_bits - 1);
+                for (std::size_t k = 0; k < w.size(); ++k) {
+                    const std::size_t sx = horizontal ? t.first[i] + k : x;
+                    const std::size_t sy = horizontal ? y : t.first[i] + k;
+                    acc += std::int64_t{img.pixels[sy * stride + sx * 3 + c]} * w[k];
+                }
+                out.pixels[(y * out.width + x) * 3 + c] = clip8(acc);
+            }
+        }
+    return out;
+}
+
+} // namespace
+
+image_rgb resize_pil(const image_rgb& img, std::uint32_t width, std::uint32_t height, int filter) {
+    if (img.width == 0 || img.height == 0 || img.pixels.size() != std::uint64_t{img.width} * img.height * 3)
+        throw std::invalid_argument("resize_pil: the image's pixels do not match its size");
+    if (width == 0 || height == 0) throw std::invalid_argument("resize_pil: an empty target size");
+    if (filter != 0 && filter != 2 && filter != 3) throw std::invalid_argument("resize_pil: filter must be 0, 2 or 3");
+    if (width == img.width && height == img.height) return img;
+    if (filter == 0) {
+        // PIL's nearest: the source pixel under each output pixel's centre.
+        image_rgb out;
+        out.width = width;
+        out.height = height;
+        out.pixels.resize(std::size_t{width} * height * 3);
+        for (std::size_t y = 0; y < height; ++y) {
+            const auto sy = std::min<std::size_t>(static_cast<std::size_t>((y + 0.5) * img.height / height), img.height - 1);
+            for (std::size_t x = 0; x < width; ++x) {
+                const auto sx = std::min<std::size_t>(static_cast<std::size_t>((x + 0.5) * img.width / width), img.width - 1);
+                std::memcpy(&out.pixels[(y * width + x) * 3], &img.pixels[(sy * img.width + sx) * 3], 3);
+            }
+        }
+        return out;
+    }
+    // Horizontal first, then vertical, each rounded to 8 bits, as PIL does.
+    const image_rgb h = width == img.width ? img : pil_pass(img, width, filter, true);
+    return height == img.height ? h : pil_pass(h, height, filter, false);
+}
+
 } // namespace tether::agent

@@ -47,4 +47,11 @@ std::string encode_png(const image_rgb& img);
 // that size. Throws std::invalid_argument for a malformed or empty input.
 image_rgb resize_bilinear(const image_rgb& img, std::uint32_t width, std::uint32_t height);
 
+// Resize as PIL's Image.resize does it for 8-bit RGB (what transformers'
+// image processors run): filter 2 bilinear or 3 bicubic, antialiased when
+// shrinking (the filter widened by the scale), fixed-point weights and an
+// 8-bit result after each pass (horizontal, then vertical); 0 nearest.
+// Throws std::invalid_argument for a malformed input, an empty size or another filter.
+image_rgb resize_pil(const image_rgb& img, std::uint32_t width, std::uint32_t height, int filter);
+
 } // namespace tether::agent

@@ -7,7 +7,10 @@
 #include "backends/model/text_coalescer.hpp"
 #include "backends/hf/folder_error.hpp"
 #include "backends/model/lm_request.hpp"
+#include "backends/model/encoder_request.hpp"
 #include "backends/model/speech_request.hpp"
+#include "backends/torch/encoder/encoder_engine.hpp"
+#include "backends/torch/encoder/encoder_jobs.hpp"
 #include "backends/torch/lm/lm_engine.hpp"
 #include "backends/torch/whisper/whisper_engine.hpp"
 #include "backends/torch/torch_model.hpp"
@@ -77,6 +80,7 @@ struct model_slot {
 struct torch_backend::served_model : model_slot {
     std::unique_ptr<lm::lm_engine> lm;
     std::unique_ptr<whisper::whisper_engine> asr;
+    std::unique_ptr<encoder::encoder_engine> enc;
     std::string lm_name; // the folder's name, announced as the model
     std::uint32_t max_audio_seconds = 3600;
 };
@@ -152,6 +156,27 @@ std::unique_ptr<whisper::whisper_engine> load_speech_model(const std::string& sp
     });
 }
 
+std::unique_ptr<encoder::encoder_engine> load_encoder_model(const std::string& space, const std::string& dir,
+                                                           torch::Device device, const torch_options& opts, std::uint32_t cap) {
+    const auto start = steady::now();
+    return load_folder(space, dir, [&] {
+        encoder::load_options lo;
+        lo.device = device;
+        lo.dtype = dtype_option(opts.dtype);
+        // Inputs of concurrent requests share forward calls of up to
+        // --max-batch rows; one request's list is batched whatever the capacity.
+        const std::size_t batch = std::max<std::size_t>(opts.max_batch, 1);
+        auto engine = encoder::load_encoder(dir, lo, batch, cap > 1 ? std::chrono::duration_cast<std::chrono::microseconds>(opts.batch_wait)
+                                                                    : std::chrono::microseconds(0));
+        const bool image = engine->model().config().family == hf::encoder_family::vit;
+        log::info("model {} for space {}: {}; {}batches up to {}, loaded in {:.0f} ms",
+                  std::filesystem::path(dir).filename().string(), space, engine->model().describe(),
+                  image ? std::string() : fmt::format("inputs up to {} tokens, ", engine->max_input_tokens()), batch,
+                  ms_since(start));
+        return engine;
+    });
+}
+
 std::string folder_model_type(const std::string& space, const std::string& dir) {
     return load_folder(space, dir, [&] { return hf::read_model_type(dir); });
 }
@@ -170,9 +195,12 @@ torch_backend::torch_backend(const torch_options& opts) {
         const auto cap = opts.capacity.count(space) ? opts.capacity.at(space) : 1U;
         std::error_code ec;
         if (std::filesystem::is_directory(path, ec)) {
-            if (folder_model_type(space, path) == "whisper") {
+            const auto type = folder_model_type(space, path);
+            if (type == "whisper") {
                 served->asr = load_speech_model(space, path, device, opts, cap);
                 served->max_audio_seconds = opts.max_audio_seconds;
+            } else if (hf::is_encoder_model_type(type)) {
+                served->enc = load_encoder_model(space, path, device, opts, cap);
             } else {
                 served->lm = load_language_model(space, path, device, opts, cap);
             }
@@ -210,7 +238,7 @@ torch_backend::~torch_backend() = default;
 std::vector<std::string> torch_backend::models(const std::string& space) const {
     auto it = served_.find(space);
     if (it == served_.end()) return {};
-    if (it->second->lm || it->second->asr) return {it->second->lm_name};
+    if (it->second->lm || it->second->asr || it->second->enc) return {it->second->lm_name};
     return {it->second->model->spec().name};
 }
 
@@ -219,10 +247,21 @@ std::optional<backend::model_card> torch_backend::card(const std::string& space)
     if (it == served_.end()) return std::nullopt;
     if (it->second->asr)
         return model_card{it->second->lm_name,
-                          static_cast<std::uint32_t>(it->second->asr->model().config().arch.max_target_positions), false};
+                          static_cast<std::uint32_t>(it->second->asr->model().config().arch.max_target_positions), false,
+                          "speech-recognition"};
+    if (it->second->enc) {
+        const auto& e = *it->second->enc;
+        switch (e.model().config().task) {
+        case hf::encoder_task::embeddings:
+            return model_card{it->second->lm_name, static_cast<std::uint32_t>(e.max_input_tokens()), false, "embeddings"};
+        case hf::encoder_task::text_classification:
+            return model_card{it->second->lm_name, static_cast<std::uint32_t>(e.max_input_tokens()), false, "text-classification"};
+        case hf::encoder_task::image_classification: return model_card{it->second->lm_name, 0, false, "image-classification"};
+        }
+    }
     if (!it->second->lm) return std::nullopt;
     const auto& e = *it->second->lm;
-    return model_card{it->second->lm_name, static_cast<std::uint32_t>(e.context()), e.text().chat() != nullptr};
+    return model_card{it->second->lm_name, static_cast<std::uint32_t>(e.context()), e.text().chat() != nullptr, ""};
 }
 
 std::string torch_backend::device_name() const { return device_name_; }
@@ -230,6 +269,7 @@ std::string torch_backend::device_name() const { return device_name_; }
 torch_batch_stats torch_backend::batch_stats(const std::string& space) const {
     auto it = served_.find(space);
     if (it != served_.end() && it->second->asr) return {it->second->asr->batches_run(), it->second->asr->windows_run()};
+    if (it != served_.end() && it->second->enc) return {it->second->enc->forward_batches(), it->second->enc->items_run()};
     if (it == served_.end() || !it->second->batcher) return {};
     return {it->second->batcher->batches_run(), it->second->batcher->items_run()};
 }
@@ -508,6 +548,17 @@ void torch_backend::run(const job& j, cancellation_token& cancel, result_sink& s
     auto it = served_.find(j.space);
     if (it == served_.end()) return sink.failed("model_error", fmt::format("no model serves space {}", j.space));
     served_model& m = *it->second;
+    if (!m.enc && asked_task(j) == "embeddings")
+        return sink.failed("bad_input", fmt::format("model {} makes no embeddings",
+                                                    m.lm || m.asr ? m.lm_name : m.model->spec().name));
+    if (m.enc) {
+        sink.processing();
+        try {
+            return encoder::run_encoder_job(*m.enc, m.lm_name, j, encoder::job_limits{}, sink);
+        } catch (const std::exception& e) {
+            return sink.failed("model_error", fmt::format("model {}: {}", m.lm_name, torch_error_text(e)));
+        }
+    }
     if (m.asr) {
         sink.processing();
         try {

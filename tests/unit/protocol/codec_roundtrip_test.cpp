@@ -31,7 +31,7 @@ template <typename T> T broker_roundtrip(const T& frame) {
 TEST_CASE("a register frame with several spaces survives encode and parse", "[codec]") {
     register_frame f;
     f.agent = {"gpu-box-1", "0.1.0", "5f0c2a"};
-    f.spaces.push_back({"MySpace", "tok-1", 4, {"tiny-lm", "other"}, model_info{"tiny-llama", 2048, true}});
+    f.spaces.push_back({"MySpace", "tok-1", 4, {"tiny-lm", "other"}, model_info{"tiny-llama", 2048, true, "embeddings"}});
     f.spaces.push_back({"Second", "tok \"2\"", 1, {}, std::nullopt});
     CHECK(agent_roundtrip(f) == f);
 }

@@ -59,6 +59,10 @@ struct model_info {
     std::string name;
     std::uint32_t context_length = 0; // 0: not a language model, or not known
     bool chat = false;
+    // What it does, when not a language model: "embeddings",
+    // "text-classification", "image-classification", "speech-recognition",
+    // "summarization"; "" for a language model (or not said).
+    std::string task;
     friend bool operator==(const model_info&, const model_info&) = default;
 };
 

@@ -31,6 +31,7 @@ public:
     json_writer& value(int n) { return value(static_cast<std::int64_t>(n)); }
     json_writer& value(unsigned n) { return value(static_cast<std::uint64_t>(n)); }
     json_writer& value(double d); // non-finite numbers are written as null
+    json_writer& value(float f);  // the shortest text that reads back as the same float
     json_writer& null();
     // Inserts already-valid JSON text (e.g. from canonical_json) as a value.
     json_writer& raw(std::string_view json);

@@ -1,0 +1,505 @@
+// Encoders (BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ViT) run natively
+// against the independent Python reference (tests/encoders/encoder_reference.py:
+// its own float32 forward, each input alone without padding, its own
+// reading of the heads and of sentence-transformers' pooling; PIL for the
+// image preprocessing), on folders of random weights with the real
+// tokenizers (tests/encoders/make_encoders.py). Also the torch backend's
+// answers to requests, and its refusals.
+#include "lm_support.hpp"
+
+#include "backends/hf/encoder_config.hpp"
+#include "backends/hf/folder_error.hpp"
+#include "backends/model/encoder_request.hpp"
+#include "backends/model/image_codec.hpp"
+#include "backends/torch/encoder/encoder_engine.hpp"
+#include "backends/torch/torch_backend.hpp"
+#include "testkit/child_process.hpp"
+#include "tether/protocol/json_writer.hpp"
+
+#include <catch2/catch.hpp>
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <thread>
+
+using namespace tether;
+using namespace tether::agent;
+using namespace tether::lm_test;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+fs::path encoder_folder(const std::string& name) {
+    static bool made = false;
+    const fs::path out = fs::path(scratch()) / "encoders";
+    if (!made) {
+        auto r = testkit::run_to_completion(
+            {python(), (fs::path(TETHER_SOURCE_DIR) / "tests/encoders/make_encoders.py").string(), out.string()}, {}, scratch(),
+            300s);
+        INFO("make_encoders.py: " << r.status.describe() << "\n" << r.err);
+        REQUIRE(r.status.exited);
+        REQUIRE(r.status.code == 0);
+        made = true;
+    }
+    return out / name;
+}
+
+encoder::load_options test_options() {
+    const auto lm = test_load_options();
+    encoder::load_options o;
+    o.device = lm.device;
+    o.dtype = lm.dtype;
+    return o;
+}
+
+std::string run_python(const std::string& job_json) {
+    static int counter = 0;
+    const fs::path file = fs::path(scratch()) / ("encoder-job-" + std::to_string(++counter) + ".json");
+    std::ofstream(file) << job_json;
+    auto r = testkit::run_to_completion(
+        {python(), (fs::path(TETHER_SOURCE_DIR) / "tests/encoders/encoder_reference.py").string(), file.string()}, {}, scratch(),
+        300s);
+    INFO("encoder_reference.py: " << r.status.describe() << "\n" << r.err.substr(0, 4000));
+    REQUIRE(r.status.exited);
+    REQUIRE(r.status.code == 0);
+    return r.out;
+}
+
+std::vector<std::vector<float>> float_rows(const std::string& json, const char* key) {
+    simdjson::dom::parser p;
+    simdjson::dom::element root;
+    REQUIRE(!p.parse(json).get(root));
+    std::vector<std::vector<float>> out;
+    for (auto row : root[key].get_array()) {
+        out.emplace_back();
+        for (auto v : row.get_array()) out.back().push_back(static_cast<float>(double(v.get_double())));
+    }
+    return out;
+}
+
+std::vector<std::vector<float>> reference_text(const fs::path& folder, const std::vector<std::vector<std::int64_t>>& inputs) {
+    std::string j = "{\"folder\":\"" + folder.string() + "\",\"inputs\":[";
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        j += i ? ",[" : "[";
+        for (std::size_t k = 0; k < inputs[i].size(); ++k) j += (k ? "," : "") + std::to_string(inputs[i][k]);
+        j += "]";
+    }
+    return float_rows(run_python(j + "]}"), "outputs");
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    float m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+}
+
+// Texts of very different lengths, in several scripts, so that a batch pads.
+const std::vector<std::string>& texts() {
+    static const std::vector<std::string> t{
+        "I love this!",
+        "The weather in Lisbon was grey all week, and the trains were late, but the pastries made up for it.",
+        "ok",
+        "Ünïcödé façade — naïve café, 東京 and Zürich.",
+        "Short one here.",
+    };
+    return t;
+}
+
+struct recording_sink final : result_sink {
+    std::optional<completion> done;
+    std::vector<output_file> files;
+    std::string fail_code, fail_message;
+    void processing() override {}
+    void delta(std::string) override {}
+    void file(output_file f) override { files.push_back(std::move(f)); }
+    void completed(completion c) override { done = std::move(c); }
+    void failed(std::string code, std::string message) override {
+        fail_code = std::move(code);
+        fail_message = std::move(message);
+    }
+};
+
+torch_backend serving(const fs::path& folder, std::uint32_t capacity = 1) {
+    torch_options o;
+    o.device = test_load_options().device.str();
+    o.models["s"] = folder.string();
+    o.capacity["s"] = capacity;
+    o.max_batch = 8;
+    return torch_backend(o);
+}
+
+job text_job(std::string prompt, std::string params = "{}") {
+    job j;
+    j.request_id = "00000000-0000-4000-8000-000000000001";
+    j.space = "s";
+    j.prompt = std::move(prompt);
+    j.params_json = std::move(params);
+    return j;
+}
+
+simdjson::dom::element extra(simdjson::dom::parser& p, const completion& c) {
+    simdjson::dom::element root;
+    REQUIRE(!p.parse(c.extra_json).get(root));
+    return root;
+}
+
+std::vector<float> floats_of(const std::string& bytes) {
+    REQUIRE(bytes.size() % 4 == 0);
+    std::vector<float> v(bytes.size() / 4);
+    std::memcpy(v.data(), bytes.data(), bytes.size());
+    return v;
+}
+
+} // namespace
+
+TEST_CASE("encoders: classifiers' logits and pooled embeddings match the reference, batched and padded", "[encoder]") {
+    for (const char* name : {"bert-cls", "roberta-multilabel", "distilbert-cls", "xlmr-st", "bert-st-cls", "bert-embed"}) {
+        INFO(name);
+        const auto folder = encoder_folder(name);
+        auto engine = encoder::load_encoder(folder, test_options(), 8, 0us);
+        std::vector<std::vector<std::int64_t>> inputs;
+        for (const auto& t : texts()) inputs.push_back(engine->tokenize(t).ids);
+        const auto ref = reference_text(folder, inputs);
+        // All at once: one forward call, padded to the longest, masked.
+        const auto batched = engine->run_text(inputs);
+        REQUIRE(batched.size() == inputs.size());
+        for (std::size_t i = 0; i < inputs.size(); ++i) {
+            INFO("input " << i << " (" << inputs[i].size() << " tokens)");
+            CHECK(max_abs_diff(batched[i], ref[i]) < 1e-4F);
+            // One at a time: the same numbers.
+            const auto alone = engine->run_text({inputs[i]});
+            CHECK(max_abs_diff(alone.front(), batched[i]) < 1e-5F);
+        }
+        const auto& c = engine->model().config();
+        if (c.task == hf::encoder_task::embeddings) {
+            CHECK(batched.front().size() == static_cast<std::size_t>(c.hidden_size));
+            double norm = 0;
+            for (float v : batched.front()) norm += double(v) * v;
+            CHECK((std::fabs(std::sqrt(norm) - 1.0) < 1e-5) == c.normalize);
+        }
+    }
+}
+
+TEST_CASE("encoders: each folder's settings are read as transformers and sentence-transformers read them", "[encoder]") {
+    const auto bert = hf::read_encoder_config(encoder_folder("bert-cls"));
+    CHECK(bert.task == hf::encoder_task::text_classification);
+    CHECK(bert.labels == std::vector<std::string>{"sadness", "joy", "anger"});
+    CHECK(bert.scores == hf::label_scores::softmax);
+    CHECK(bert.max_tokens() == 64);
+    const auto roberta = hf::read_encoder_config(encoder_folder("roberta-multilabel"));
+    CHECK(roberta.scores == hf::label_scores::sigmoid);
+    CHECK(roberta.max_tokens() == 64); // 66 positions less the padding offset
+    CHECK(roberta.norm_eps == 1e-5);
+    const auto xlmr = hf::read_encoder_config(encoder_folder("xlmr-st"));
+    CHECK(xlmr.task == hf::encoder_task::embeddings);
+    CHECK(xlmr.sentence_transformers);
+    CHECK(xlmr.pooling == hf::pooling_mode::mean);
+    CHECK(xlmr.normalize);
+    CHECK(xlmr.max_seq_length == 40);
+    const auto st_cls = hf::read_encoder_config(encoder_folder("bert-st-cls"));
+    CHECK(st_cls.pooling == hf::pooling_mode::cls);
+    CHECK_FALSE(st_cls.normalize);
+    const auto vit = hf::read_encoder_config(encoder_folder("vit-cls"));
+    CHECK(vit.task == hf::encoder_task::image_classification);
+    CHECK(vit.image.width == 32);
+    CHECK(vit.image.mean[0] == 0.485);
+    CHECK(vit.image.std[2] == 0.225);
+}
+
+TEST_CASE("encoders: concurrent requests share forward calls and get their own answers", "[encoder]") {
+    const auto folder = encoder_folder("bert-embed");
+    auto engine = encoder::load_encoder(folder, test_options(), 8, 20ms);
+    std::vector<std::vector<std::int64_t>> inputs;
+    for (const auto& t : texts()) inputs.push_back(engine->tokenize(t).ids);
+    std::vector<std::vector<float>> alone;
+    for (const auto& in : inputs) alone.push_back(engine->run_text({in}).front());
+    const auto calls_before = engine->calls_run();
+    std::vector<std::vector<float>> got(inputs.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        threads.emplace_back([&, i] { got[i] = engine->run_text({inputs[i]}).front(); });
+    for (auto& t : threads) t.join();
+    for (std::size_t i = 0; i < inputs.size(); ++i) CHECK(max_abs_diff(got[i], alone[i]) < 1e-5F);
+    CHECK(engine->calls_run() - calls_before < inputs.size());
+}
+
+TEST_CASE("encoders: ViT's preprocessing matches PIL and its logits the reference", "[encoder]") {
+    const auto folder = encoder_folder("vit-cls");
+    auto engine = encoder::load_encoder(folder, test_options(), 8, 0us);
+    const auto& cfg = engine->model().config();
+    std::mt19937 rng(7);
+    std::vector<fs::path> pngs;
+    std::vector<std::vector<float>> ours;
+    // Shrunk (antialiased), enlarged, the same size, and a thin strip.
+    const std::pair<std::uint32_t, std::uint32_t> sizes[] = {{97, 61}, {20, 24}, {32, 32}, {200, 9}};
+    for (std::size_t i = 0; i < std::size(sizes); ++i) {
+        image_rgb img;
+        img.width = sizes[i].first;
+        img.height = sizes[i].second;
+        img.pixels.resize(std::size_t{img.width} * img.height * 3);
+        for (std::size_t y = 0; y < img.height; ++y)
+            for (std::size_t x = 0; x < img.width; ++x)
+                for (std::size_t c = 0; c < 3; ++c)
+                    img.pixels[(y * img.width + x) * 3 + c] =
+                        static_cast<std::uint8_t>((x * 255 / img.width + y * 97 + c * 60 + rng() % 40) % 256);
+        pngs.push_back(fs::path(scratch()) / ("vit-" + std::to_string(i) + ".png"));
+        std::ofstream(pngs.back(), std::ios::binary) << encode_png(img);
+        ours.push_back(preprocess_image(img, cfg.image));
+    }
+    std::string j = "{\"folder\":\"" + folder.string() + "\",\"images\":[";
+    for (std::size_t i = 0; i < pngs.size(); ++i) j += (i ? ",\"" : "\"") + pngs[i].string() + "\"";
+    const auto pil = float_rows(run_python(j + "]}"), "pixels");
+    for (std::size_t i = 0; i < pngs.size(); ++i) {
+        INFO("image " << sizes[i].first << "x" << sizes[i].second);
+        CHECK(max_abs_diff(ours[i], pil[i]) < 1e-5F); // the same 8-bit pixels, so the same floats
+    }
+    // Logits of our pixels, batched, against the reference on the same pixels.
+    const fs::path px = fs::path(scratch()) / "vit-pixels.f32";
+    std::vector<at::Tensor> batch;
+    {
+        std::ofstream out(px, std::ios::binary);
+        for (auto& p : ours) {
+            out.write(reinterpret_cast<const char*>(p.data()), static_cast<std::streamsize>(p.size() * 4));
+            batch.push_back(at::from_blob(p.data(), {3, cfg.image_size, cfg.image_size}, at::kFloat).clone());
+        }
+    }
+    const auto ref = float_rows(run_python("{\"folder\":\"" + folder.string() + "\",\"pixels\":\"" + px.string() +
+                                           "\",\"count\":" + std::to_string(ours.size()) + "}"),
+                                "outputs");
+    const auto logits = engine->run_images(std::move(batch));
+    for (std::size_t i = 0; i < ours.size(); ++i) CHECK(max_abs_diff(logits[i], ref[i]) < 1e-4F);
+}
+
+TEST_CASE("encoders: the torch backend answers classification, embeddings and image requests", "[encoder]") {
+    SECTION("a classifier: ranked labels, the top one as output") {
+        auto be = serving(encoder_folder("bert-cls"));
+        const auto card = be.card("s");
+        REQUIRE(card);
+        CHECK(card->task == "text-classification");
+        CHECK(card->context_length == 64);
+        recording_sink sink;
+        cancellation_token none;
+        be.run(text_job(texts()[1]), none, sink);
+        INFO(sink.fail_message);
+        REQUIRE(sink.done);
+        simdjson::dom::parser p;
+        auto x = extra(p, *sink.done);
+        auto labels = x["labels"].get_array();
+        REQUIRE(labels.size() == 3);
+        double sum = 0, last = 1;
+        for (auto l : labels) {
+            const double c = l["confidence"].get_double();
+            CHECK(c <= last);
+            last = c;
+            sum += c;
+        }
+        CHECK(std::fabs(sum - 1.0) < 1e-9);
+        CHECK(sink.done->output == std::string(std::string_view(labels.at(0)["label"].get_string())));
+        REQUIRE(sink.done->confidence);
+        CHECK(*sink.done->confidence == Approx(double(labels.at(0)["confidence"].get_double())));
+        recording_sink top;
+        be.run(text_job(texts()[1], R"({"top_k":1})"), none, top);
+        REQUIRE(top.done);
+        simdjson::dom::parser p2;
+        CHECK(extra(p2, *top.done)["labels"].get_array().size() == 1);
+    }
+    SECTION("a long text is cut to the model's length, with a note") {
+        auto be = serving(encoder_folder("bert-cls"));
+        std::string lng;
+        for (int i = 0; i < 100; ++i) lng += "word" + std::to_string(i) + " ";
+        recording_sink sink;
+        cancellation_token none;
+        be.run(text_job(lng), none, sink);
+        REQUIRE(sink.done);
+        simdjson::dom::parser p;
+        auto x = extra(p, *sink.done);
+        CHECK(bool(x["truncated"].get_bool()));
+        CHECK(std::uint64_t(x["tokens"].get_uint64()) == 64);
+        CHECK_THAT(std::string(std::string_view(x["note"].get_string())), Contains("64"));
+    }
+    SECTION("multi-label: each label's own sigmoid") {
+        auto be = serving(encoder_folder("roberta-multilabel"));
+        recording_sink sink;
+        cancellation_token none;
+        be.run(text_job(texts()[0]), none, sink);
+        REQUIRE(sink.done);
+        simdjson::dom::parser p;
+        auto engine = encoder::load_encoder(encoder_folder("roberta-multilabel"), test_options(), 1, 0us);
+        const auto logits = engine->run_text({engine->tokenize(texts()[0]).ids}).front();
+        for (auto l : extra(p, *sink.done)["labels"].get_array()) {
+            const std::string label(std::string_view(l["label"].get_string()));
+            const auto& names = engine->model().config().labels;
+            const auto i = static_cast<std::size_t>(std::find(names.begin(), names.end(), label) - names.begin());
+            REQUIRE(i < logits.size());
+            CHECK(double(l["confidence"].get_double()) == Approx(1.0 / (1.0 + std::exp(-double(logits[i])))).epsilon(1e-6));
+        }
+    }
+    SECTION("embeddings: one for a prompt, base64 rows for params.input, in order") {
+        const auto folder = encoder_folder("xlmr-st");
+        auto be = serving(folder, 4);
+        const auto card = be.card("s");
+        REQUIRE(card);
+        CHECK(card->task == "embeddings");
+        CHECK(card->context_length == 40);
+        auto engine = encoder::load_encoder(folder, test_options(), 1, 0us);
+        std::vector<std::vector<std::int64_t>> inputs;
+        for (const auto& t : texts()) inputs.push_back(engine->tokenize(t).ids);
+        const auto ref = reference_text(folder, inputs);
+        cancellation_token none;
+        recording_sink one;
+        be.run(text_job(texts()[1]), none, one);
+        REQUIRE(one.done);
+        simdjson::dom::parser p;
+        std::vector<float> got;
+        for (auto v : extra(p, *one.done)["embedding"].get_array()) got.push_back(static_cast<float>(double(v.get_double())));
+        CHECK(max_abs_diff(got, ref[1]) < 1e-4F);
+        std::string list = R"({"task":"embeddings","input":[)";
+        for (std::size_t i = 0; i < texts().size(); ++i) list += (i ? "," : "") + protocol::json_string(texts()[i]);
+        list += "],\"truncate\":true}";
+        recording_sink many;
+        be.run(text_job("", list), none, many);
+        INFO(many.fail_message);
+        REQUIRE(many.done);
+        simdjson::dom::parser p2;
+        auto x = extra(p2, *many.done);
+        REQUIRE(many.files.size() == 1);
+        CHECK(many.files[0].name == "embeddings.f32");
+        const auto all = floats_of(many.files[0].bytes);
+        REQUIRE(all.size() == texts().size() * 64);
+        CHECK(std::uint64_t(x["count"].get_uint64()) == texts().size());
+        for (std::size_t i = 0; i < texts().size(); ++i)
+            CHECK(max_abs_diff(std::vector<float>(all.begin() + static_cast<std::ptrdiff_t>(i * 64),
+                                                  all.begin() + static_cast<std::ptrdiff_t>((i + 1) * 64)),
+                               ref[i]) < 1e-4F);
+        std::size_t tokens = 0;
+        for (const auto& in : inputs) tokens += in.size();
+        CHECK(std::uint64_t(x["usage"]["prompt_tokens"].get_uint64()) == tokens);
+        CHECK(std::uint64_t(x["dimensions"].get_uint64()) == 64);
+    }
+    SECTION("an image classifier: the upload decoded and resized") {
+        auto be = serving(encoder_folder("vit-cls"));
+        CHECK(be.card("s")->task == "image-classification");
+        image_rgb img;
+        img.width = 50;
+        img.height = 40;
+        img.pixels.assign(std::size_t{50} * 40 * 3, 128);
+        job j = text_job("");
+        j.files.push_back(input_file{"file", "cat.png", "image/png", 0, encode_png(img), ""});
+        j.files.back().size = j.files.back().bytes.size();
+        recording_sink sink;
+        cancellation_token none;
+        be.run(j, none, sink);
+        INFO(sink.fail_message);
+        REQUIRE(sink.done);
+        simdjson::dom::parser p;
+        CHECK(extra(p, *sink.done)["labels"].get_array().size() == 5);
+    }
+}
+
+TEST_CASE("encoders: bad requests are refused with what is wrong", "[encoder]") {
+    auto embed = serving(encoder_folder("xlmr-st"));
+    auto classify = serving(encoder_folder("bert-cls"));
+    auto vit = serving(encoder_folder("vit-cls"));
+    cancellation_token none;
+    auto refused = [&](torch_backend& be, job j) {
+        recording_sink sink;
+        be.run(j, none, sink);
+        CHECK_FALSE(sink.done);
+        CHECK(sink.fail_code == "bad_input");
+        return sink.fail_message;
+    };
+    CHECK_THAT(refused(classify, text_job("")), Contains("empty"));
+    CHECK_THAT(refused(embed, text_job("", R"({"input":["a",""]})")), Contains("input[1] is empty"));
+    CHECK_THAT(refused(embed, text_job("", R"({"input":[]})")), Contains("empty"));
+    CHECK_THAT(refused(embed, text_job("", R"({"input":[[1,2,3]]})")), Contains("token ids"));
+    CHECK_THAT(refused(embed, text_job("", R"({"input":{"a":1}})")), Contains("string"));
+    std::string many = R"({"input":[)";
+    for (int i = 0; i < 2049; ++i) many += (i ? ",\"x\"" : "\"x\"");
+    CHECK_THAT(refused(embed, text_job("", many + "]}")), Contains("2049 texts, over the limit of 2048"));
+    std::string lng;
+    for (int i = 0; i < 100; ++i) lng += "word ";
+    CHECK_THAT(refused(embed, text_job("", R"({"input":["ok",")" + lng + R"("]})")), Contains("input[1] is"));
+    CHECK_THAT(refused(embed, text_job("hello", R"({"dimensions":32})")), Contains("64 dimensions"));
+    CHECK_THAT(refused(classify, text_job("", R"({"task":"embeddings","input":["a"]})")), Contains("makes no embeddings"));
+    CHECK_THAT(refused(classify, text_job("hi", R"({"top_k":0})")), Contains("top_k"));
+    // Images: none, not an image, over the pixel limit.
+    CHECK_THAT(refused(vit, text_job("")), Contains("uploaded file"));
+    job not_image = text_job("");
+    not_image.files.push_back(input_file{"file", "notes.txt", "text/plain", 5, "hello", ""});
+    CHECK_THAT(refused(vit, not_image), Contains("notes.txt"));
+    image_rgb huge;
+    huge.width = 5000;
+    huge.height = 4000;
+    huge.pixels.assign(std::size_t{5000} * 4000 * 3, 0);
+    job big = text_job("");
+    big.files.push_back(input_file{"file", "huge.png", "image/png", 0, encode_png(huge), ""});
+    big.files.back().size = big.files.back().bytes.size();
+    CHECK_THAT(refused(vit, big), Contains("5000x4000"));
+}
+
+TEST_CASE("encoders: broken folders are refused at load, naming the file and the field", "[encoder]") {
+    auto broken = [](const std::string& name, const std::function<void(const fs::path&)>& edit) {
+        const fs::path dir = fs::path(scratch()) / ("broken-" + name);
+        fs::remove_all(dir);
+        fs::copy(encoder_folder(name.substr(0, name.find('+'))), dir, fs::copy_options::recursive);
+        edit(dir);
+        return dir;
+    };
+    auto load_error = [](const fs::path& dir) {
+        try {
+            (void)encoder::load_encoder(dir, test_options(), 1, 0us);
+        } catch (const hf::folder_error& e) {
+            return std::string(e.what());
+        } catch (const text::text_error& e) {
+            return std::string(e.what());
+        }
+        FAIL("loaded " << dir);
+        return std::string();
+    };
+    auto rewrite = [](const fs::path& file, const std::string& from, const std::string& to) {
+        std::ifstream in(file);
+        std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const auto at = s.find(from);
+        REQUIRE(at != std::string::npos);
+        s.replace(at, from.size(), to);
+        std::ofstream(file) << s;
+    };
+    CHECK_THAT(load_error(broken("bert-cls+labels", [&](const fs::path& d) {
+                   rewrite(d / "config.json", "\"1\": \"joy\"", "\"7\": \"joy\"");
+               })),
+               Contains("label 1 is missing"));
+    CHECK_THAT(load_error(broken("bert-cls+width", [&](const fs::path& d) {
+                   rewrite(d / "config.json", "\"hidden_size\": 64", "\"hidden_size\": 96");
+               })),
+               Contains("embeddings.word_embeddings.weight"));
+    CHECK_THAT(load_error(broken("xlmr-st+dense", [&](const fs::path& d) {
+                   rewrite(d / "modules.json", "sentence_transformers.models.Normalize", "sentence_transformers.models.Dense");
+               })),
+               Contains("Dense"));
+    CHECK_THAT(load_error(broken("xlmr-st+pooling", [&](const fs::path& d) {
+                   rewrite(d / "1_Pooling" / "config.json", "\"pooling_mode_max_tokens\": false", "\"pooling_mode_max_tokens\": true");
+               })),
+               Contains("exactly one pooling mode"));
+    CHECK_THAT(load_error(broken("xlmr-st+escape", [&](const fs::path& d) {
+                   rewrite(d / "modules.json", "\"1_Pooling\"", "\"../../etc\"");
+               })),
+               Contains("inside the model folder"));
+    CHECK_THAT(load_error(broken("vit-cls+size", [&](const fs::path& d) {
+                   rewrite(d / "preprocessor_config.json", "\"height\": 32", "\"height\": 48");
+               })),
+               Contains("the model takes 32x32"));
+    CHECK_THAT(load_error(broken("vit-cls+head", [&](const fs::path& d) {
+                   rewrite(d / "config.json", "ViTForImageClassification", "ViTModel");
+               })),
+               Contains("ViTForImageClassification"));
+    CHECK_THAT(load_error(broken("distilbert-cls+classifier", [&](const fs::path& d) {
+                   rewrite(d / "config.json", "\"dim\": 64", "\"dim\": 64, \"n_heads\": 5");
+               })),
+               Contains("do not divide"));
+}
