@@ -95,7 +95,9 @@ void write_space(protocol::json_writer& w, const space_view& s) {
     if (s.model) {
         w.begin_object().key("name").value(s.model->name);
         w.key("context_length").value(std::uint64_t{s.model->context_length});
-        w.key("chat").value(s.model->chat).end_object();
+        w.key("chat").value(s.model->chat);
+        if (!s.model->task.empty()) w.key("task").value(s.model->task);
+        w.end_object();
     } else {
         w.null();
     }

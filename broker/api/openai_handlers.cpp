@@ -1,11 +1,13 @@
 // The OpenAI-compatible API: GET /v1/models[/{model}], POST
 // /v1/chat/completions and POST /v1/completions (plain and streamed), POST
-// /v1/audio/transcriptions and /v1/audio/translations (multipart). A chat completion is an ordinary
+// /v1/embeddings, POST /v1/audio/transcriptions and /v1/audio/translations
+// (multipart). A chat completion is an ordinary
 // Tether request (same queue, deadline and store); this file translates the
 // request in and the request's events out. Errors use OpenAI's shape.
 #include "api/api_handler.hpp"
 #include "api/audio_run.hpp"
 #include "api/chat_run.hpp"
+#include "api/embed_run.hpp"
 #include "api/json_helpers.hpp"
 #include "api/openai_format.hpp"
 #include "api/rate_check.hpp"
@@ -201,6 +203,35 @@ void audio_endpoint(api_services& s, api_call& call, bool translate) {
     });
 }
 
+// POST /v1/embeddings: the texts go to the agent as params.input; embed_run
+// answers from the rows it sends back.
+void embeddings(api_services& s, api_call& call) {
+    if (!require_caller(call)) return;
+    openai_error err;
+    auto req = parse_embeddings_request(call.req.msg.body(), err);
+    if (!req) return call.reply(openai_error_response(err));
+    if (auto refusal = admit(s, call, req->model, feature_prompt)) return call.reply(std::move(*refusal));
+    // A connected agent that said what its model does answers at once when it makes no embeddings.
+    if (auto task = s.core.call([m = req->model](broker_core& c) -> std::optional<std::string> {
+            for (const auto& sp : c.list_spaces())
+                if (sp.config.name == m && sp.model) return sp.model->task;
+            return std::nullopt;
+        });
+        task && *task != "embeddings")
+        return call.reply(openai_error_response({http::status::bad_request,
+                                                 "The model '" + req->model + "' does not make embeddings" +
+                                                     (task->empty() ? "" : " (it serves " + *task + ")") + ".",
+                                                 "invalid_request_error", "model", "model_not_embeddings"}));
+    request_record r;
+    r.id = uuid::random();
+    r.space = req->model;
+    r.username = call.who.user->name;
+    r.params_json = req->params_json;
+    auto run = std::make_shared<embed_run>(r.id, *req, s.blobs, s.run_blocking, call.ex);
+    s.core.submit_observed(std::move(r), [run](const request_event& e) { run->on_event(e); },
+                           [run](submit_outcome o, bool durable) { settle(*run, o, durable); });
+}
+
 void transcriptions(api_services& s, api_call& call) { audio_endpoint(s, call, false); }
 void translations(api_services& s, api_call& call) { audio_endpoint(s, call, true); }
 
@@ -222,6 +253,8 @@ void add_openai_routes(router& r) {
     // from the request's events): runs on the io thread when the key is cached.
     r.add_non_blocking(http::verb::post, "/v1/chat/completions", access::anyone, chat_completions);
     r.add_non_blocking(http::verb::post, "/v1/completions", access::anyone, completions);
+    // Not on the io thread: it asks the core what the space's model does.
+    r.add(http::verb::post, "/v1/embeddings", access::anyone, embeddings);
     // Uploads: moving the file is disk work, so these run on the pool.
     r.add(http::verb::post, "/v1/audio/transcriptions", access::anyone, transcriptions);
     r.add(http::verb::post, "/v1/audio/translations", access::anyone, translations);
