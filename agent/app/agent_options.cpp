@@ -416,7 +416,7 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     std::string broker, delay, config, max_input, grace, fail_rate, log_level;
     std::vector<std::string> spaces, models, chat_templates, upstreams;
     std::string backend, name, ca_file;
-    std::uint32_t capacity = 0, workers = 0, max_batch = 0, torch_threads = 0, max_context = 0, max_audio_seconds = 0;
+    std::uint32_t workers = 0, max_batch = 0, torch_threads = 0, max_context = 0, max_audio_seconds = 0;
     std::string device, batch_wait, dtype;
     bool insecure = false, half = false;
     app.add_option("--broker", broker, "Broker agent endpoint: ws://HOST:PORT/agent or wss://HOST:PORT/agent");
@@ -450,7 +450,8 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
     app.add_option("--dtype", dtype,
                    "torch, model folders on CUDA: float16, bfloat16 or float32 (default: as stored; the CPU "
                    "always computes in float32)");
-    app.add_option("--capacity", capacity, "Requests in flight per space (default 1)");
+    std::vector<std::string> capacities;
+    app.add_option("--capacity", capacities, "Requests in flight per space: N for every space, NAME=N for one (repeatable; default 1)");
     app.add_option("--workers", workers, "Inference threads (default: the sum of the spaces' capacities)");
     app.add_option("--name", name, "Agent name shown by the broker (default: host name)");
     app.add_option("--config", config, "JSON config file (settings and spaces; flags override it)");
@@ -502,7 +503,23 @@ options_outcome parse_agent_options(int argc, const char* const* argv, const env
         if (!ca_file.empty()) o.ca_file = ca_file;
         if (insecure) o.insecure = true;
         if (!log_level.empty()) o.log_level = log_level;
-        if (app.count("--capacity") > 0) o.capacity = capacity;
+        for (const auto& c : capacities) {
+            const auto eq = c.find('=');
+            const std::string number = eq == std::string::npos ? c : c.substr(eq + 1);
+            char* end = nullptr;
+            const unsigned long n = std::strtoul(number.c_str(), &end, 10);
+            if (number.empty() || *end != '\0' || n < 1 || n > 1024)
+                throw config_error(fmt::format("--capacity '{}': expected N or NAME=N, N from 1 to 1024", c));
+            if (eq == std::string::npos) {
+                o.capacity = static_cast<std::uint32_t>(n);
+                continue;
+            }
+            const std::string name = c.substr(0, eq);
+            auto it = std::find_if(o.spaces.begin(), o.spaces.end(), [&](const auto& sp) { return sp.name == name; });
+            if (it == o.spaces.end())
+                throw config_error(fmt::format("--capacity {}: no space '{}' is served (--space {}=TOKEN)", c, name, name));
+            it->capacity = static_cast<std::uint32_t>(n);
+        }
         if (app.count("--workers") > 0) o.workers = workers;
         if (!grace.empty()) o.grace = parse_seconds("--grace", grace);
         if (!device.empty()) o.device = device;

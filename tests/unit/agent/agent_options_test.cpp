@@ -57,6 +57,15 @@ TEST_CASE("several --space NAME=TOKEN flags give several spaces") {
     CHECK(o.capacity == 1);
 }
 
+TEST_CASE("--capacity N sets every space's, --capacity NAME=N one space's") {
+    auto r = parse({"--broker", "ws://127.0.0.1:8080/agent", "--space", "A=t1", "--space", "B=t2", "--capacity", "3",
+                    "--capacity", "B=8"});
+    REQUIRE(r.options);
+    const auto& o = *r.options;
+    CHECK(o.capacity_of(o.spaces[0]) == 3);
+    CHECK(o.capacity_of(o.spaces[1]) == 8);
+}
+
 TEST_CASE("space assignments without a name, a token or with a bad name are refused") {
     std::string err;
     CHECK_FALSE(parse_space_assignment("A", err));
@@ -280,6 +289,8 @@ TEST_CASE("bad flags and values exit 2 with a message saying what is wrong") {
         {{"--broker", b, "--space", "A=t", "--fail-rate", "lots"}, "--fail-rate"},
         {{"--broker", b, "--space", "A=t", "--capacity", "0"}, "--capacity"},
         {{"--broker", b, "--space", "A=t", "--capacity", "x"}, "capacity"},
+        {{"--broker", b, "--space", "A=t", "--capacity", "B=2"}, "no space 'B'"},
+        {{"--broker", b, "--space", "A=t", "--capacity", "A=2000"}, "--capacity"},
         {{"--broker", b, "--space", "A=t", "--backend", "gpu"}, "--backend"},
         {{"--broker", b, "--space", "A=t", "--log-level", "loud"}, "--log-level"},
         {{"--broker", b, "--space", "A=t", "--grace", "soon"}, "--grace"},
