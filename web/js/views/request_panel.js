@@ -12,13 +12,19 @@ import { transcript_view } from '../transcript.js';
 const EVENT_NAMES = ['queued', 'processing', 'delta', 'requeued', 'completed', 'failed', 'timeout', 'cancelled'];
 const FALLBACK_POLL_MS = 2000;
 
-// A classifier's ranked labels ({"labels":[{"label","confidence"}...]}).
+// A classifier's ranked labels ({"labels":[{"label","confidence"}...]}), each
+// with a bar; a regression model's raw scores ({"label","score"}) as numbers.
 function ranked_labels(extra) {
   const labels = extra && Array.isArray(extra.labels) ? extra.labels : [];
-  const rows = labels.filter((l) => l && typeof l.label === 'string' && typeof l.confidence === 'number');
+  const rows = labels.filter((l) => l && typeof l.label === 'string' &&
+    (typeof l.confidence === 'number' || typeof l.score === 'number'));
   if (!rows.length) return null;
   return h('ol', { class: 'labels', dataset: { testid: 'labels' } },
-    rows.map((l) => h('li', {}, h('span', {}, l.label), ' ', h('span', { class: 'muted' }, `${(l.confidence * 100).toFixed(1)} %`))));
+    rows.map((l) => (typeof l.confidence === 'number'
+      ? h('li', {}, h('span', { class: 'label-name' }, l.label), ' ',
+        h('meter', { min: '0', max: '1', value: String(Math.min(1, Math.max(0, l.confidence))) }), ' ',
+        h('span', { class: 'muted' }, `${(l.confidence * 100).toFixed(1)} %`))
+      : h('li', {}, h('span', { class: 'label-name' }, l.label), ' ', h('span', { class: 'muted' }, l.score.toPrecision(4))))));
 }
 
 function result_files(id, files) {
