@@ -13,13 +13,16 @@
 #include "backends/model/wav.hpp"
 #include "backends/model/whisper_decoding.hpp"
 #include "backends/hf/folder_error.hpp"
+#include "backends/hf/encoder_config.hpp"
 #include "backends/hf/whisper_config.hpp"
+#include "backends/model/encoder_request.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <utility>
 #include <string>
@@ -236,6 +239,78 @@ void check_whisper(std::string_view bytes) {
     }
 }
 
+// Encoder folders: each of config.json, modules.json, the pooling config,
+// sentence_bert_config.json and preprocessor_config.json replaced by the input.
+constexpr std::string_view encoder_files[5] = {
+    R"({"model_type":"vit","architectures":["ViTForImageClassification"],"hidden_size":64,"num_hidden_layers":2,
+        "num_attention_heads":4,"intermediate_size":128,"image_size":32,"patch_size":8,"id2label":{"0":"a","1":"b"}})",
+    R"([{"type":"sentence_transformers.models.Transformer","path":""},{"type":"sentence_transformers.models.Pooling","path":"1_Pooling"}])",
+    R"({"word_embedding_dimension":64,"pooling_mode_mean_tokens":true})",
+    R"({"max_seq_length":40})",
+    R"({"size":{"height":32,"width":32},"resample":3,"image_mean":[0.4,0.5,0.6],"image_std":0.2})",
+};
+constexpr std::string_view bert_config = R"({"model_type":"bert","vocab_size":100,"hidden_size":64,"num_hidden_layers":1,
+    "num_attention_heads":4,"intermediate_size":128,"max_position_embeddings":64})";
+
+void check_encoder(std::string_view bytes) {
+    for (int replaced = 0; replaced < 5; ++replaced) {
+        std::string_view f[5] = {encoder_files[0], encoder_files[1], encoder_files[2], encoder_files[3], encoder_files[4]};
+        if (replaced == 1 || replaced == 2 || replaced == 3) f[0] = bert_config; // the sentence-transformers files go with text
+        f[replaced] = bytes;
+        try {
+            const auto c = hf::parse_encoder_config(f[0], f[1], f[2], f[3], f[4]);
+            if (c.hidden_size < 1 || c.num_heads < 1 || c.hidden_size % c.num_heads != 0) fail("an encoder config with bad sizes passed");
+            if (c.task != hf::encoder_task::embeddings && c.labels.empty()) fail("a classifier without labels passed");
+            if (c.family != hf::encoder_family::vit && c.max_tokens() < 1) fail("a text encoder without positions passed");
+            if (c.family == hf::encoder_family::vit &&
+                (c.image.width != static_cast<std::uint32_t>(c.image_size) || c.image_size % c.patch_size != 0))
+                fail("a ViT config that cannot take its own images passed");
+        } catch (const hf::folder_error& e) {
+            if (std::string_view(e.what()).empty()) fail("an encoder config refused without a message");
+        }
+    }
+    job j;
+    j.prompt = std::string(bytes);
+    j.params_json = std::string(bytes);
+    const auto r = prepare_encoder_text(j, encoder_limits{});
+    if (!r.ok() && r.error.message.empty()) fail("an encoder request refused without a message");
+    if (r.ok())
+        for (const auto& t : r.value->texts)
+            if (t.empty()) fail("an empty text was taken");
+    // Scores from the input's bytes: ranked, within [0, 1] for softmax and sigmoid.
+    std::vector<float> logits;
+    std::vector<std::string> labels;
+    for (std::size_t i = 0; i + 4 <= bytes.size() && logits.size() < 64; i += 4) {
+        float v = 0;
+        std::memcpy(&v, bytes.data() + i, 4);
+        logits.push_back(std::isfinite(v) ? std::clamp(v, -1e4F, 1e4F) : 0.0F);
+        labels.push_back(std::to_string(i));
+    }
+    for (auto scores : {hf::label_scores::softmax, hf::label_scores::sigmoid}) {
+        const auto ranked = rank_labels(logits, labels, scores, std::nullopt);
+        for (std::size_t i = 0; i < ranked.size(); ++i) {
+            if (!(ranked[i].confidence >= 0 && ranked[i].confidence <= 1)) fail("a confidence out of [0, 1]");
+            if (i > 0 && ranked[i].confidence > ranked[i - 1].confidence) fail("labels out of order");
+        }
+    }
+    // An uploaded image through ViT's preprocessing at every filter.
+    image_limits limits;
+    limits.max_pixels = 1 << 16;
+    const auto img = decode_image(bytes, limits);
+    if (img.image) {
+        for (int filter : {0, 2, 3}) {
+            hf::image_preprocess p;
+            p.width = 7;
+            p.height = 5;
+            p.resample = filter;
+            const auto px = preprocess_image(*img.image, p);
+            if (px.size() != 3 * 7 * 5) fail("preprocess_image gave the wrong size");
+            for (float v : px)
+                if (!(v >= -1.0F - 1e-5F && v <= 1.0F + 1e-5F)) fail("a pixel out of range after normalising");
+        }
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -246,5 +321,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_spec(bytes);
     check_inputs(bytes);
     check_whisper(bytes);
+    check_encoder(bytes);
     return 0;
 }
