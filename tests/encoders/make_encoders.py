@@ -16,8 +16,12 @@ Test variants (width 64, 2 layers):
   bert-st-cls         a BERT sentence-transformers folder: CLS pooling, not normalised
   bert-embed          a bare BertModel (no prefix, no head): mean pooling, normalised
   vit-cls             ViTForImageClassification, 32x32 images in 8x8 patches, 5 labels
-Bench shapes: bert-base-shape (12 layers, width 768, embeddings) and
-vit-base-shape (224x224, 16x16 patches, 12 layers, 1000 labels).
+  bart-test           BartForConditionalGeneration, 2+2 layers, 64 positions, distilbart-cnn's
+                      generation settings (4 beams, length_penalty 2, no repeated 3-grams, min_length 8)
+                      and a final_logits_bias that makes </s> likely
+Bench shapes: bert-base-shape (12 layers, width 768, embeddings),
+vit-base-shape (224x224, 16x16 patches, 12 layers, 1000 labels) and
+bart-base-shape (6+6 layers, width 768, 1024 positions).
 Deterministic: the same seed gives the same files.
 """
 import json
@@ -47,11 +51,15 @@ VARIANTS = {
                         seed=15),
     'bert-embed': dict(SMALL, arch='bert', tok='bert', head=None, prefix=False, positions=64, seed=16),
     'vit-cls': dict(SMALL, arch='vit', head='cls', image=32, patch=8, labels=['cat', 'dog', 'bird', 'fish', 'frog'], seed=17),
+    'bart-test': dict(SMALL, arch='bart', tok='roberta', positions=64, eos_bias=17.0, seed=18),
     'bert-base-shape': dict(BASE, arch='bert', tok='minilm', head=None, prefix=False, positions=512, seed=21),
     'vit-base-shape': dict(BASE, arch='vit', head='cls', image=224, patch=16, labels=[f'class {i}' for i in range(1000)],
                            seed=22),
+    'bart-base-shape': dict(d=768, layers=6, heads=12, ffn=3072, arch='bart', tok='roberta', positions=1024, eos_bias=0.0,
+                            seed=23),
 }
-TEST_VARIANTS = ['bert-cls', 'roberta-multilabel', 'distilbert-cls', 'xlmr-st', 'bert-st-cls', 'bert-embed', 'vit-cls']
+TEST_VARIANTS = ['bert-cls', 'roberta-multilabel', 'distilbert-cls', 'xlmr-st', 'bert-st-cls', 'bert-embed', 'vit-cls',
+                 'bart-test']
 
 # name: (tokenizer.json, other files copied from the same folder, vocab size, pad id)
 TOKENIZER_FILES = {
@@ -83,6 +91,25 @@ def weights(v, vocab, pad):
 
     arch = v['arch']
     labels = len(v.get('labels', []))
+    if arch == 'bart':
+        t['model.shared.weight'] = rnd(vocab, d, std=0.5)
+        for side in ('encoder', 'decoder'):
+            p = f'model.{side}.'
+            t[p + 'embed_positions.weight'] = rnd(v['positions'] + 2, d, std=0.5)
+            ln(p + 'layernorm_embedding')
+            for i in range(v['layers']):
+                q = f'{p}layers.{i}.'
+                for a in (['self_attn', 'encoder_attn'] if side == 'decoder' else ['self_attn']):
+                    for x in ('q_proj', 'k_proj', 'v_proj', 'out_proj'):
+                        linear(q + a + '.' + x, d, d)
+                    ln(q + a + '_layer_norm')
+                linear(q + 'fc1', ffn, d)
+                linear(q + 'fc2', d, ffn)
+                ln(q + 'final_layer_norm')
+        bias = rnd(1, vocab, std=0.5)
+        bias[0, 2] = v['eos_bias']  # </s> likelier, so summaries end before max_length
+        t['final_logits_bias'] = bias
+        return t
     if arch == 'vit':
         p = 'vit.'
         n = (v['image'] // v['patch']) ** 2
@@ -148,6 +175,14 @@ def config(v, name, vocab, pad):
     arch = v['arch']
     labels = v.get('labels')
     c = {'_name_or_path': name, 'model_type': arch, 'torch_dtype': 'float32', 'transformers_version': '4.44.0'}
+    if arch == 'bart':
+        c.update({'architectures': ['BartForConditionalGeneration'], 'vocab_size': vocab, 'd_model': v['d'],
+                  'encoder_layers': v['layers'], 'decoder_layers': v['layers'], 'encoder_attention_heads': v['heads'],
+                  'decoder_attention_heads': v['heads'], 'encoder_ffn_dim': v['ffn'], 'decoder_ffn_dim': v['ffn'],
+                  'activation_function': 'gelu', 'max_position_embeddings': v['positions'], 'scale_embedding': False,
+                  'pad_token_id': 1, 'bos_token_id': 0, 'eos_token_id': 2, 'decoder_start_token_id': 2,
+                  'forced_bos_token_id': 0, 'forced_eos_token_id': 2, 'normalize_before': False})
+        return c
     if arch == 'vit':
         c.update({'architectures': ['ViTForImageClassification'], 'hidden_size': v['d'], 'num_hidden_layers': v['layers'],
                   'num_attention_heads': v['heads'], 'intermediate_size': v['ffn'], 'hidden_act': 'gelu',
@@ -184,6 +219,13 @@ def make(out_dir, name):
         for f in extra:
             shutil.copy(os.path.join(TOKENIZERS, f), os.path.join(folder, os.path.basename(f)))
     json.dump(config(v, name, vocab, pad), open(os.path.join(folder, 'config.json'), 'w'), indent=2)
+    if v['arch'] == 'bart':
+        # What distilbart-cnn's generation settings look like, scaled to the test's 64 positions.
+        json.dump({'decoder_start_token_id': 2, 'bos_token_id': 0, 'eos_token_id': 2, 'pad_token_id': 1,
+                   'forced_bos_token_id': 0, 'forced_eos_token_id': 2, 'num_beams': 4, 'length_penalty': 2.0,
+                   'max_length': min(142, v['positions']), 'min_length': 8, 'no_repeat_ngram_size': 3,
+                   'early_stopping': True},
+                  open(os.path.join(folder, 'generation_config.json'), 'w'), indent=2)
     if v['arch'] == 'vit':
         json.dump({'do_resize': True, 'size': {'height': v['image'], 'width': v['image']}, 'resample': 2,
                    'do_rescale': True, 'rescale_factor': 1 / 255, 'do_normalize': True,

@@ -139,7 +139,7 @@ lm_config parse_lm_config(std::string_view json) {
     with_json_root(json, file_name, max_config_bytes, [&](const json_view& c) {
         const std::string type = c.required("model_type").as_string();
         if (!is_supported_model_type(type))
-            c.required("model_type").fail("\"" + type + "\" is not supported (llama, mistral, qwen2, gpt2; whisper for speech)");
+            c.required("model_type").fail("\"" + type + "\" is not supported (llama, mistral, qwen2, gpt2; whisper for speech; bert, roberta, xlm-roberta, distilbert, vit encoders; bart)");
         cfg = type == "gpt2" ? parse_gpt2(c) : parse_llama_family(c, type);
         if (auto d = c.member("torch_dtype"); d && d->is_string()) cfg.torch_dtype = d->as_string();
     });

@@ -109,6 +109,43 @@ prepared<encoder_text_request> prepare_encoder_text(const job& j, const encoder_
     return {std::move(r), {}};
 }
 
+prepared<seq2seq_request> prepare_seq2seq(const job& j, const encoder_limits& limits) {
+    seq2seq_request r;
+    simdjson::dom::parser parser;
+    auto params = params_object(parser, j.params_json);
+    if (!params) return refuse<seq2seq_request>("params: expected a JSON object");
+    if (auto bad = check_text(j.prompt, limits)) return refuse<seq2seq_request>("the prompt " + *bad);
+    r.text = j.prompt;
+    simdjson::dom::element e;
+    struct whole {
+        const char* key;
+        double lo, hi;
+        std::optional<std::int64_t>* out;
+    };
+    const whole fields[] = {{"num_beams", 1, 16, &r.num_beams},
+                            {"max_tokens", 1, 65536, &r.max_tokens},
+                            {"min_length", 0, 65536, &r.min_length},
+                            {"no_repeat_ngram_size", 0, 64, &r.no_repeat_ngram_size}};
+    for (const auto& f : fields)
+        if (present(*params, f.key, e)) {
+            double v = 0;
+            if (auto bad = read_whole(e, f.lo, f.hi, v)) return refuse<seq2seq_request>(std::string("params.") + f.key + ": " + *bad);
+            *f.out = static_cast<std::int64_t>(v);
+        }
+    if (present(*params, "length_penalty", e)) {
+        double v = 0;
+        if (e.get(v) || !std::isfinite(v) || v < -10 || v > 10)
+            return refuse<seq2seq_request>("params.length_penalty: expected a number from -10 to 10");
+        r.length_penalty = v;
+    }
+    if (present(*params, "early_stopping", e)) {
+        bool b = false;
+        if (e.get(b)) return refuse<seq2seq_request>("params.early_stopping: expected true or false");
+        r.early_stopping = b;
+    }
+    return {std::move(r), {}};
+}
+
 prepared<std::optional<std::size_t>> read_top_k(const job& j) {
     simdjson::dom::parser parser;
     auto params = params_object(parser, j.params_json);

@@ -42,6 +42,18 @@ std::string asked_task(const job& j);
 // A refusal is bad_input naming the parameter (or the input's index).
 prepared<encoder_text_request> prepare_encoder_text(const job& j, const encoder_limits& limits);
 
+// A summarization (text-to-text) request: the prompt, and params that
+// override the folder's generation settings: num_beams (1 to 16),
+// max_tokens (new tokens), min_length, length_penalty,
+// no_repeat_ngram_size, early_stopping.
+struct seq2seq_request {
+    std::string text;
+    std::optional<std::int64_t> num_beams, max_tokens, min_length, no_repeat_ngram_size;
+    std::optional<double> length_penalty;
+    std::optional<bool> early_stopping;
+};
+prepared<seq2seq_request> prepare_seq2seq(const job& j, const encoder_limits& limits);
+
 // top_k only (the image request API has no other parameter).
 prepared<std::optional<std::size_t>> read_top_k(const job& j);
 

@@ -9,6 +9,7 @@
 #include "backends/model/lm_request.hpp"
 #include "backends/model/encoder_request.hpp"
 #include "backends/model/speech_request.hpp"
+#include "backends/torch/encoder/bart_engine.hpp"
 #include "backends/torch/encoder/encoder_engine.hpp"
 #include "backends/torch/encoder/encoder_jobs.hpp"
 #include "backends/torch/lm/lm_engine.hpp"
@@ -81,6 +82,7 @@ struct torch_backend::served_model : model_slot {
     std::unique_ptr<lm::lm_engine> lm;
     std::unique_ptr<whisper::whisper_engine> asr;
     std::unique_ptr<encoder::encoder_engine> enc;
+    std::unique_ptr<encoder::bart_engine> s2s;
     std::string lm_name; // the folder's name, announced as the model
     std::uint32_t max_audio_seconds = 3600;
 };
@@ -177,6 +179,21 @@ std::unique_ptr<encoder::encoder_engine> load_encoder_model(const std::string& s
     });
 }
 
+std::unique_ptr<encoder::bart_engine> load_summarizer(const std::string& space, const std::string& dir, torch::Device device,
+                                                     const torch_options& opts) {
+    const auto start = steady::now();
+    return load_folder(space, dir, [&] {
+        encoder::bart_load_options lo;
+        lo.device = device;
+        lo.dtype = dtype_option(opts.dtype);
+        auto engine = encoder::load_bart(dir, lo);
+        log::info("model {} for space {}: summarization, {}; inputs up to {} tokens, loaded in {:.0f} ms",
+                  std::filesystem::path(dir).filename().string(), space, engine->model().describe(),
+                  engine->model().config().max_position, ms_since(start));
+        return engine;
+    });
+}
+
 std::string folder_model_type(const std::string& space, const std::string& dir) {
     return load_folder(space, dir, [&] { return hf::read_model_type(dir); });
 }
@@ -199,6 +216,8 @@ torch_backend::torch_backend(const torch_options& opts) {
             if (type == "whisper") {
                 served->asr = load_speech_model(space, path, device, opts, cap);
                 served->max_audio_seconds = opts.max_audio_seconds;
+            } else if (type == "bart") {
+                served->s2s = load_summarizer(space, path, device, opts);
             } else if (hf::is_encoder_model_type(type)) {
                 served->enc = load_encoder_model(space, path, device, opts, cap);
             } else {
@@ -238,7 +257,7 @@ torch_backend::~torch_backend() = default;
 std::vector<std::string> torch_backend::models(const std::string& space) const {
     auto it = served_.find(space);
     if (it == served_.end()) return {};
-    if (it->second->lm || it->second->asr || it->second->enc) return {it->second->lm_name};
+    if (it->second->lm || it->second->asr || it->second->enc || it->second->s2s) return {it->second->lm_name};
     return {it->second->model->spec().name};
 }
 
@@ -249,6 +268,9 @@ std::optional<backend::model_card> torch_backend::card(const std::string& space)
         return model_card{it->second->lm_name,
                           static_cast<std::uint32_t>(it->second->asr->model().config().arch.max_target_positions), false,
                           "speech-recognition"};
+    if (it->second->s2s)
+        return model_card{it->second->lm_name, static_cast<std::uint32_t>(it->second->s2s->model().config().max_position), false,
+                          "summarization"};
     if (it->second->enc) {
         const auto& e = *it->second->enc;
         switch (e.model().config().task) {
@@ -548,6 +570,16 @@ void torch_backend::run(const job& j, cancellation_token& cancel, result_sink& s
     auto it = served_.find(j.space);
     if (it == served_.end()) return sink.failed("model_error", fmt::format("no model serves space {}", j.space));
     served_model& m = *it->second;
+    if (m.s2s) {
+        if (asked_task(j) == "embeddings")
+            return sink.failed("bad_input", fmt::format("model {} summarizes and makes no embeddings", m.lm_name));
+        sink.processing();
+        try {
+            return m.s2s->run(j, cancel, sink);
+        } catch (const std::exception& e) {
+            return sink.failed("model_error", fmt::format("model {}: {}", m.lm_name, torch_error_text(e)));
+        }
+    }
     if (!m.enc && asked_task(j) == "embeddings")
         return sink.failed("bad_input", fmt::format("model {} makes no embeddings",
                                                     m.lm || m.asr ? m.lm_name : m.model->spec().name));

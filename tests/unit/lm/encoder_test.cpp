@@ -11,12 +11,14 @@
 #include "backends/hf/folder_error.hpp"
 #include "backends/model/encoder_request.hpp"
 #include "backends/model/image_codec.hpp"
+#include "backends/torch/encoder/bart_engine.hpp"
 #include "backends/torch/encoder/encoder_engine.hpp"
 #include "backends/torch/torch_backend.hpp"
 #include "testkit/child_process.hpp"
 #include "tether/protocol/json_writer.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <simdjson.h>
 
 #include <cmath>
@@ -57,14 +59,13 @@ encoder::load_options test_options() {
     return o;
 }
 
-std::string run_python(const std::string& job_json) {
+std::string run_python(const std::string& job_json, const char* script = "tests/encoders/encoder_reference.py") {
     static int counter = 0;
     const fs::path file = fs::path(scratch()) / ("encoder-job-" + std::to_string(++counter) + ".json");
     std::ofstream(file) << job_json;
     auto r = testkit::run_to_completion(
-        {python(), (fs::path(TETHER_SOURCE_DIR) / "tests/encoders/encoder_reference.py").string(), file.string()}, {}, scratch(),
-        300s);
-    INFO("encoder_reference.py: " << r.status.describe() << "\n" << r.err.substr(0, 4000));
+        {python(), (fs::path(TETHER_SOURCE_DIR) / script).string(), file.string()}, {}, scratch(), 600s);
+    INFO(script << ": " << r.status.describe() << "\n" << r.err.substr(0, 4000));
     REQUIRE(r.status.exited);
     REQUIRE(r.status.code == 0);
     return r.out;
@@ -502,4 +503,150 @@ TEST_CASE("encoders: broken folders are refused at load, naming the file and the
                    rewrite(d / "config.json", "\"dim\": 64", "\"dim\": 64, \"n_heads\": 5");
                })),
                Contains("do not divide"));
+}
+
+namespace {
+
+struct bart_job {
+    std::vector<std::int64_t> ids;
+    encoder::seq2seq_options o;
+};
+
+std::string bart_options_json(const encoder::seq2seq_options& o) {
+    return fmt::format(R"("num_beams":{},"max_length":{},"min_length":{},"no_repeat_ngram_size":{},"length_penalty":{},"early_stopping":{})",
+                       o.num_beams, o.max_length, o.min_length, o.no_repeat_ngram_size, o.length_penalty,
+                       o.early_stopping ? "true" : "false");
+}
+
+std::string ids_json(const std::vector<std::int64_t>& ids) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+    return s + "]";
+}
+
+} // namespace
+
+TEST_CASE("bart: logits, greedy and beam-search summaries match the reference", "[encoder][bart]") {
+    const auto folder = encoder_folder("bart-test");
+    auto engine = encoder::load_bart(folder, {test_load_options().device, test_load_options().dtype});
+    const auto& model = engine->model();
+    auto tokenize = [&](const std::string& t) {
+        const auto ids = engine->text().tokens().encode(t, true);
+        return std::vector<std::int64_t>(ids.begin(), ids.end());
+    };
+    // Logits of a whole decoder sequence.
+    const auto in = tokenize(texts()[1]);
+    const std::vector<std::int64_t> dec{2, 0, 713, 16, 10, 1296};
+    const auto ours = model.decoder_logits(dec, model.encode(in)).contiguous();
+    const auto ref_logits = float_rows(run_python("{\"folder\":\"" + folder.string() + "\",\"logits\":{\"ids\":" + ids_json(in) +
+                                                  ",\"decoder\":" + ids_json(dec) + "}}", "tests/encoders/bart_reference.py"),
+                                       "logits");
+    REQUIRE(ref_logits.size() == dec.size());
+    for (std::size_t i = 0; i < dec.size(); ++i) {
+        std::vector<float> row(ours[static_cast<std::int64_t>(i)].data_ptr<float>(),
+                               ours[static_cast<std::int64_t>(i)].data_ptr<float>() + model.config().vocab_size);
+        CHECK(max_abs_diff(row, ref_logits[i]) < 1e-4F);
+    }
+    // Generation: the folder's settings (4 beams, length penalty 2, early
+    // stopping, no repeated 3-grams, min_length 8), greedy with the same
+    // processors, and beams without early stopping.
+    std::vector<bart_job> jobs;
+    for (const auto& t : {texts()[0], texts()[1], texts()[3]}) {
+        jobs.push_back({tokenize(t), engine->defaults()});
+        auto greedy = engine->defaults();
+        greedy.num_beams = 1;
+        jobs.push_back({tokenize(t), greedy});
+        auto patient = engine->defaults();
+        patient.num_beams = 3;
+        patient.early_stopping = false;
+        patient.length_penalty = 1.0;
+        patient.max_length = 24;
+        patient.min_length = 0;
+        patient.no_repeat_ngram_size = 0;
+        jobs.push_back({tokenize(t), patient});
+    }
+    std::string j = "{\"folder\":\"" + folder.string() + "\",\"jobs\":[";
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+        j += (i ? "," : "") + std::string("{\"ids\":") + ids_json(jobs[i].ids) + "," + bart_options_json(jobs[i].o) + "}";
+    const auto ref = run_python(j + "]}", "tests/encoders/bart_reference.py");
+    simdjson::dom::parser p;
+    simdjson::dom::element root;
+    REQUIRE(!p.parse(ref).get(root));
+    std::size_t i = 0, ended = 0;
+    for (auto r : root["results"].get_array()) {
+        std::vector<std::int64_t> want;
+        for (auto t : r["tokens"].get_array()) want.push_back(std::int64_t(t.get_int64()));
+        const auto got = model.generate(jobs[i].ids, jobs[i].o, {}, {});
+        INFO("job " << i << ": " << jobs[i].o.num_beams << " beam(s)");
+        CHECK(got.tokens == want);
+        UNSCOPED_INFO("job " << i << " made " << got.tokens.size() << " tokens");
+        if (!got.tokens.empty() && got.tokens.back() == 2 && static_cast<std::int64_t>(got.tokens.size()) + 1 < jobs[i].o.max_length) ++ended;
+        CHECK(static_cast<std::int64_t>(got.tokens.size()) + 1 >= std::min<std::int64_t>(jobs[i].o.min_length, jobs[i].o.max_length));
+        ++i;
+    }
+    CHECK(i == jobs.size());
+    CHECK(ended > 0); // some summaries end on </s> before the length limit, not all by force
+}
+
+TEST_CASE("bart: the torch backend streams a greedy summary and answers beam search; bad params are refused", "[encoder][bart]") {
+    auto be = serving(encoder_folder("bart-test"));
+    const auto card = be.card("s");
+    REQUIRE(card);
+    CHECK(card->task == "summarization");
+    CHECK(card->context_length == 64);
+    struct streaming_sink final : result_sink {
+        std::vector<std::string> deltas;
+        std::optional<completion> done;
+        std::string fail_code, fail_message;
+        void processing() override {}
+        void delta(std::string t) override { deltas.push_back(std::move(t)); }
+        void file(output_file) override {}
+        void completed(completion c) override { done = std::move(c); }
+        void failed(std::string code, std::string message) override {
+            fail_code = std::move(code);
+            fail_message = std::move(message);
+        }
+    };
+    cancellation_token none;
+    streaming_sink greedy;
+    be.run(text_job(texts()[1], R"({"num_beams":1})"), none, greedy);
+    INFO(greedy.fail_message);
+    REQUIRE(greedy.done);
+    std::string joined;
+    for (const auto& d : greedy.deltas) joined += d;
+    CHECK(joined == greedy.done->output);
+    CHECK(greedy.deltas.size() > 1);
+    streaming_sink beams;
+    std::string lng;
+    for (int k = 0; k < 80; ++k) lng += "sentence " + std::to_string(k) + " ";
+    be.run(text_job(lng), none, beams);
+    REQUIRE(beams.done);
+    CHECK(beams.deltas.empty());
+    simdjson::dom::parser p;
+    auto x = extra(p, *beams.done);
+    CHECK(std::int64_t(x["num_beams"].get_int64()) == 4);
+    CHECK(bool(x["truncated"].get_bool()));
+    CHECK(std::uint64_t(x["usage"]["prompt_tokens"].get_uint64()) == 64);
+    auto refused = [&](const std::string& params) {
+        streaming_sink s;
+        be.run(text_job(texts()[0], params), none, s);
+        CHECK_FALSE(s.done);
+        CHECK(s.fail_code == "bad_input");
+        return s.fail_message;
+    };
+    CHECK_THAT(refused(R"({"num_beams":0})"), Contains("num_beams"));
+    CHECK_THAT(refused(R"({"num_beams":17})"), Contains("num_beams"));
+    CHECK_THAT(refused(R"({"min_length":70})"), Contains("min_length"));
+    CHECK_THAT(refused(R"({"length_penalty":"long"})"), Contains("length_penalty"));
+    CHECK_THAT(refused(R"({"task":"embeddings"})"), Contains("no embeddings"));
+    streaming_sink empty;
+    be.run(text_job(""), none, empty);
+    CHECK(empty.fail_code == "bad_input");
+    // Cancelled before it starts: no answer at all.
+    cancellation_token cancelled;
+    cancelled.cancel();
+    streaming_sink gone;
+    be.run(text_job(texts()[1]), cancelled, gone);
+    CHECK_FALSE(gone.done);
+    CHECK(gone.fail_code.empty());
 }
