@@ -26,11 +26,13 @@ function ids_of(folder, text) {
   return JSON.parse(execFileSync(agent_bin, ['tokenize', folder], { input: text }).toString());
 }
 
-function reference(env, job) {
+function reference_script(env, script, job) {
   const file = path.join(env.dir, `ref-${Math.random().toString(36).slice(2)}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
-  return JSON.parse(execFileSync('/usr/bin/python3', [path.join(root, 'tests/encoders/encoder_reference.py'), file]).toString());
+  return JSON.parse(execFileSync('/usr/bin/python3', [path.join(root, script), file]).toString());
 }
+
+function reference(env, job) { return reference_script(env, 'tests/encoders/encoder_reference.py', job); }
 
 function max_abs_diff(a, b) {
   assert.equal(a.length, b.length);
@@ -48,17 +50,20 @@ describe('embeddings and classification through the OpenAI client and the reques
 
   before(async () => {
     models = path.join(env.dir, 'models');
-    execFileSync('/usr/bin/python3', [path.join(root, 'tests/encoders/make_encoders.py'), models, 'xlmr-st', 'bert-cls'],
+    execFileSync('/usr/bin/python3', [path.join(root, 'tests/encoders/make_encoders.py'), models, 'xlmr-st', 'bert-cls', 'bart-test'],
       { stdio: 'pipe' });
     env.add_user('alice');
     const embed = env.add_space('embed', { features: 'prompt' });
     const cls = env.add_space('cls', { features: 'prompt' });
+    const sum = env.add_space('sum', { features: 'prompt' });
     key = env.add_api_key('alice');
     await env.start_broker();
-    env.start_agent({ embed, cls }, ['--backend', 'torch', '--device', 'cpu', '--capacity', 'embed=4',
-      '--model', `embed=${path.join(models, 'xlmr-st')}`, '--model', `cls=${path.join(models, 'bert-cls')}`]);
+    env.start_agent({ embed, cls, sum }, ['--backend', 'torch', '--device', 'cpu', '--capacity', 'embed=4',
+      '--model', `embed=${path.join(models, 'xlmr-st')}`, '--model', `cls=${path.join(models, 'bert-cls')}`,
+      '--model', `sum=${path.join(models, 'bart-test')}`]);
     await env.wait_connected(key, 'embed', 60000);
     await env.wait_connected(key, 'cls', 60000);
+    await env.wait_connected(key, 'sum', 60000);
     client = new OpenAI({ apiKey: key, baseURL: env.api_url, maxRetries: 0, timeout: 60000 });
     const folder = path.join(models, 'xlmr-st');
     expected = reference(env, { folder, inputs: texts.map((t) => ids_of(folder, t)) }).outputs;
@@ -149,6 +154,33 @@ describe('embeddings and classification through the OpenAI client and the reques
     await bad({ model: 'nope', input: 'x' }, 404, /does not exist/);
     const ok = await client.embeddings.create({ model: 'embed', input: texts[2] });
     assert.ok(max_abs_diff(ok.data[0].embedding, expected[2]) < 1e-4);
+  });
+
+  test('summarization: a greedy summary streams in as deltas; beam search answers the reference\'s tokens', async () => {
+    const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const run = async (params) => {
+      const res = await fetch(`${env.base_url}/api/spaces/sum/requests`, {
+        method: 'POST', headers: auth, body: JSON.stringify({ prompt: texts[1], params }),
+      });
+      assert.equal(res.status, 202, await res.clone().text());
+      const { request_id } = await res.json();
+      const body = await (await fetch(`${env.base_url}/api/requests/${request_id}/events`, { headers: auth })).text();
+      const deltas = [...body.matchAll(/event: delta\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]).text);
+      const done = await (await fetch(`${env.base_url}/api/requests/${request_id}`, { headers: auth })).json();
+      assert.equal(done.status, 'completed', JSON.stringify(done));
+      return { deltas, result: done.result };
+    };
+    const greedy = await run({ num_beams: 1 });
+    assert.ok(greedy.deltas.length > 1);
+    assert.equal(greedy.deltas.join(''), greedy.result.output);
+    const folder = path.join(models, 'bart-test');
+    const ids = ids_of(folder, texts[1]);
+    const ref = reference_script(env, 'tests/encoders/bart_reference.py', {
+      folder, jobs: [{ ids, num_beams: 4, max_length: 64, min_length: 8, no_repeat_ngram_size: 3, length_penalty: 2.0, early_stopping: true }],
+    });
+    const beams = await run({});
+    assert.deepEqual(beams.result.tokens, ref.results[0].tokens);
+    assert.equal(beams.result.num_beams, 4);
   });
 
   test('/v1/models lists the encoder spaces', async () => {
