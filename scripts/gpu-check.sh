@@ -31,6 +31,9 @@ if [[ ${1:-} == --prepare ]]; then
   # The Whisper tests' real tokenizer and configs live beside the repo, not in it.
   rm -rf "$deps_dir/whisper-base"
   cp -r "$root/../shared/tokenizers/whisper/whisper-base" "$deps_dir/whisper-base"
+  # The encoder tests' tokenizers (WordPiece, byte-level BPE, Unigram).
+  rm -rf "$deps_dir/tokenizers" && mkdir -p "$deps_dir/tokenizers"
+  for t in bert roberta t5; do cp -r "$root/../shared/tokenizers/$t" "$deps_dir/tokenizers/$t"; done
   du -sh "$deps_dir"
   exit 0
 fi
@@ -43,6 +46,7 @@ step() { echo "== $(( $(date +%s) - start )) s: $*"; }
 
 python=${PYTHON:-python3}
 [[ -d $deps_dir/whisper-base ]] && export TETHER_WHISPER_TOKENIZER=$deps_dir/whisper-base
+[[ -d $deps_dir/tokenizers ]] && export TETHER_TOKENIZERS=$deps_dir/tokenizers
 torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
 "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
@@ -68,7 +72,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTETHER_REQUIRE_TORC
   -DCMAKE_PREFIX_PATH="$torch_prefix;$prefix/usr;$multiarch/cmake" -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DICU_ROOT="$prefix/usr" -DOPENSSL_ROOT_DIR="$prefix/usr" -DPKG_CONFIG_EXECUTABLE="$prefix/usr/bin/pkgconf" >"$out/configure.log" 2>&1 || { tail -40 "$out/configure.log"; exit 1; }
 step "build"
-cmake --build "$build" --target tether-agent lm_tests tether-lm-bench tether-whisper-bench -j "$(nproc)" >"$out/build.log" 2>&1 ||
+cmake --build "$build" --target tether-agent lm_tests tether-lm-bench tether-whisper-bench tether-encoder-bench -j "$(nproc)" >"$out/build.log" 2>&1 ||
   { grep -m 20 -A 5 'error' "$out/build.log"; exit 1; }
 
 step "lm tests on CUDA (reference logits, greedy, KV cache, continuous batching; Whisper against its reference)"
@@ -86,6 +90,11 @@ step "speech recognition benchmark on CUDA (whisper-tiny and -base shapes, rando
 for shape in whisper-tiny-shape whisper-base-shape; do
   "$build/bench/tether-whisper-bench" /tmp/whisper/$shape --device cuda --seconds 300 --streams 1,8 |
     tee "$out/bench-$shape-cuda.txt"
+done
+step "encoder benchmark on CUDA (bert-base, ViT-base, bart-base shapes, random weights)"
+"$python" tests/encoders/make_encoders.py /tmp/encoders bert-base-shape vit-base-shape bart-base-shape
+for shape in bert-base-shape vit-base-shape bart-base-shape; do
+  "$build/bench/tether-encoder-bench" /tmp/encoders/$shape --device cuda --seconds 10 | tee "$out/bench-$shape-cuda.txt"
 done
 step "done"
 exit "${status:-0}"
