@@ -11,29 +11,18 @@
 
 namespace tether::broker::api {
 
-namespace http = boost::beast::http;
-
 namespace {
 
-openai_error invalid(std::string message, std::string param) {
-    return openai_error{http::status::bad_request, std::move(message), "invalid_request_error", std::move(param), ""};
-}
+openai_error invalid(std::string message, std::string param) { return invalid_request(std::move(message), std::move(param)); }
 
 } // namespace
 
 std::optional<embeddings_request> parse_embeddings_request(std::string_view body, openai_error& error,
                                                            const embeddings_limits& limits) {
     simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    simdjson::dom::object obj;
-    if (parser.parse(body.data(), body.size()).get(doc)) {
-        error = invalid("the body is not valid JSON", "");
-        return std::nullopt;
-    }
-    if (doc.get_object().get(obj)) {
-        error = invalid("the body must be a JSON object", "");
-        return std::nullopt;
-    }
+    const auto body_obj = body_object(parser, body, error);
+    if (!body_obj) return std::nullopt;
+    simdjson::dom::object obj = *body_obj;
     embeddings_request out;
     std::string_view model;
     if (obj["model"].get_string().get(model) || model.empty()) {

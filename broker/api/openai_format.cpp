@@ -36,11 +36,15 @@ net::string_response openai_error_response(const openai_error& e) {
     return res;
 }
 
+openai_error invalid_request(std::string message, std::string param, std::string code) {
+    return openai_error{http::status::bad_request, std::move(message), "invalid_request_error", std::move(param),
+                        std::move(code)};
+}
+
 namespace {
 
 openai_error invalid(std::string message, std::string param, std::string code = {}) {
-    return openai_error{http::status::bad_request, std::move(message), "invalid_request_error", std::move(param),
-                        std::move(code)};
+    return invalid_request(std::move(message), std::move(param), std::move(code));
 }
 
 bool known_role(std::string_view r) {
@@ -311,6 +315,9 @@ bool read_common(simdjson::dom::object obj, chat_request& out, openai_error& err
     return true;
 }
 
+
+} // namespace
+
 std::optional<simdjson::dom::object> body_object(simdjson::dom::parser& parser, std::string_view body, openai_error& error) {
     simdjson::dom::element doc;
     simdjson::dom::object obj;
@@ -324,8 +331,6 @@ std::optional<simdjson::dom::object> body_object(simdjson::dom::parser& parser, 
     }
     return obj;
 }
-
-} // namespace
 
 std::optional<chat_request> parse_chat_request(std::string_view body, openai_error& error, const chat_limits& limits) {
     simdjson::dom::parser parser;

@@ -7,6 +7,7 @@
 #include "net/http_types.hpp"
 
 #include <boost/beast/http/status.hpp>
+#include <simdjson.h>
 
 #include <cstdint>
 #include <optional>
@@ -26,6 +27,10 @@ struct openai_error {
 };
 
 std::string openai_error_json(const openai_error& e);
+// A 400 invalid_request_error about `param`.
+openai_error invalid_request(std::string message, std::string param, std::string code = {});
+// The body as a JSON object, or nullopt with `error` saying why not.
+std::optional<simdjson::dom::object> body_object(simdjson::dom::parser& parser, std::string_view body, openai_error& error);
 net::string_response openai_error_response(const openai_error& e);
 
 struct chat_message {

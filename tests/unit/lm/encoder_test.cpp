@@ -588,7 +588,7 @@ TEST_CASE("bart: logits, greedy and beam-search summaries match the reference", 
     CHECK(ended > 0); // some summaries end on </s> before the length limit, not all by force
 }
 
-TEST_CASE("bart: the torch backend streams a greedy summary and answers beam search; bad params are refused", "[encoder][bart]") {
+TEST_CASE("bart: the torch backend streams a greedy summary, answers beam search and refuses bad params", "[encoder][bart]") {
     auto be = serving(encoder_folder("bart-test"));
     const auto card = be.card("s");
     REQUIRE(card);

@@ -1,8 +1,7 @@
 #include "backends/torch/encoder/bart_model.hpp"
 
 #include "backends/hf/folder_error.hpp"
-#include "backends/torch/lm/attention.hpp"
-#include "backends/torch/lm/lm_weights.hpp"
+#include "backends/torch/lm/layers.hpp"
 
 #include <fmt/format.h>
 
@@ -14,26 +13,17 @@
 namespace tether::agent::encoder {
 namespace {
 
-using lm::layer_norm;
 using lm::project;
 
 constexpr double ln_eps = 1e-5;
 constexpr float neg_inf = -std::numeric_limits<float>::infinity();
 constexpr std::int64_t position_offset = 2; // BartLearnedPositionalEmbedding
 
-struct linear {
-    at::Tensor weight, bias;
-    at::Tensor operator()(const at::Tensor& x) const {
-        auto shape = x.sizes().vec();
-        shape.back() = weight.size(0);
-        return project(x.reshape({-1, x.size(-1)}), weight, bias).view(shape);
-    }
-};
-
-struct norm {
-    at::Tensor weight, bias;
-    at::Tensor operator()(const at::Tensor& x) const { return layer_norm(x, weight, bias, ln_eps); }
-};
+using lm::attend;
+using lm::heads_first;
+using lm::heads_last;
+using lm::linear;
+using lm::norm;
 
 struct attention {
     linear q, k, v, out;
@@ -50,20 +40,6 @@ struct dec_layer {
     norm self_ln, cross_ln, final_ln;
     linear fc1, fc2;
 };
-
-at::Tensor heads_first(const at::Tensor& x, std::int64_t heads) {
-    return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
-}
-
-at::Tensor heads_last(const at::Tensor& x) {
-    return x.transpose(1, 2).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
-}
-
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask = {}) {
-    at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat);
-    if (mask.defined()) scores = scores + mask;
-    return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
-}
 
 // A finished (or final) hypothesis of beam search.
 struct hypothesis {
@@ -127,7 +103,7 @@ void process_scores(std::vector<float>& lp, const std::vector<std::int64_t>& seq
 struct bart_model::impl {
     const hf::bart_config& cfg;
     at::Device device;
-    at::ScalarType dtype = at::kFloat;
+    at::ScalarType dtype;
     std::string stored;
     at::Tensor shared, enc_pos, dec_pos, final_bias;
     norm enc_embed_ln, dec_embed_ln;
@@ -135,26 +111,17 @@ struct bart_model::impl {
     std::vector<dec_layer> dec;
     double embed_scale = 1.0;
 
-    impl(const std::filesystem::path& dir, const hf::bart_config& c, const bart_load_options& o) : cfg(c), device(o.device) {
-        if (!device.is_cpu()) {
-            if (o.dtype) {
-                dtype = *o.dtype;
-            } else {
-                const auto s = lm::lm_weights(dir, at::kCPU, at::kFloat).stored_dtype();
-                dtype = s == "F16" ? at::kHalf : s == "BF16" ? at::kBFloat16 : at::kFloat;
-            }
-        }
+    impl(const std::filesystem::path& dir, const hf::bart_config& c, const bart_load_options& o)
+        : cfg(c), device(o.device), dtype(lm::compute_dtype(dir, o.device, o.dtype)) {
         lm::lm_weights w(dir, device, dtype);
         stored = w.stored_dtype();
         load(w);
     }
 
-    linear take_linear(lm::lm_weights& w, const std::string& name, std::int64_t out, std::int64_t in) const {
-        return {w.take(name + ".weight", {out, in}), w.take(name + ".bias", {out})};
+    static linear take_linear(lm::lm_weights& w, const std::string& name, std::int64_t out, std::int64_t in) {
+        return lm::take_linear(w, name, out, in);
     }
-    norm take_norm(lm::lm_weights& w, const std::string& name) const {
-        return {w.take(name + ".weight", {cfg.d_model}), w.take(name + ".bias", {cfg.d_model})};
-    }
+    norm take_norm(lm::lm_weights& w, const std::string& name) const { return lm::take_norm(w, name, cfg.d_model, ln_eps); }
     attention take_attention(lm::lm_weights& w, const std::string& name) const {
         const auto d = cfg.d_model;
         return {take_linear(w, name + ".q_proj", d, d), take_linear(w, name + ".k_proj", d, d), take_linear(w, name + ".v_proj", d, d),

@@ -1,8 +1,7 @@
 #include "backends/torch/encoder/encoder_model.hpp"
 
 #include "backends/hf/folder_error.hpp"
-#include "backends/torch/lm/attention.hpp"
-#include "backends/torch/lm/lm_weights.hpp"
+#include "backends/torch/lm/layers.hpp"
 #include "backends/torch/torch_model.hpp"
 
 #include <fmt/format.h>
@@ -14,24 +13,11 @@ namespace tether::agent::encoder {
 namespace {
 
 using hf::encoder_family;
-using lm::layer_norm;
-using lm::project;
 
-struct linear {
-    at::Tensor weight, bias;
-    at::Tensor operator()(const at::Tensor& x) const {
-        if (x.dim() == 2) return project(x, weight, bias);
-        auto shape = x.sizes().vec();
-        shape.back() = weight.size(0);
-        return project(x.reshape({-1, x.size(-1)}), weight, bias).view(shape);
-    }
-};
-
-struct norm {
-    at::Tensor weight, bias;
-    double eps = 1e-12;
-    at::Tensor operator()(const at::Tensor& x) const { return layer_norm(x, weight, bias, eps); }
-};
+using lm::linear;
+using lm::norm;
+using lm::heads_first;
+using lm::heads_last;
 
 // One transformer layer: BERT's post-norm order or ViT's pre-norm one.
 struct layer {
@@ -39,21 +25,12 @@ struct layer {
     norm attn_norm, mlp_norm; // post-norm: after the residual; pre-norm: before the block
 };
 
-// [B, T, d] -> [B, heads, T, head_dim]
-at::Tensor heads_first(const at::Tensor& x, std::int64_t heads) {
-    return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
-}
-
-at::Tensor heads_last(const at::Tensor& x) {
-    return x.transpose(1, 2).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
-}
-
 } // namespace
 
 struct encoder_model::impl {
     const hf::encoder_config& cfg;
     at::Device device;
-    at::ScalarType dtype = at::kFloat;
+    at::ScalarType dtype;
     std::string stored;
     // text embeddings
     at::Tensor word, position, token_type;
@@ -65,30 +42,17 @@ struct encoder_model::impl {
     // heads
     linear pooler, head_dense, classifier;
 
-    impl(const std::filesystem::path& dir, const hf::encoder_config& c, const load_options& o) : cfg(c), device(o.device) {
-        if (!device.is_cpu()) {
-            if (o.dtype) {
-                dtype = *o.dtype;
-            } else {
-                const auto s = lm::lm_weights(dir, at::kCPU, at::kFloat).stored_dtype();
-                dtype = s == "F16" ? at::kHalf : s == "BF16" ? at::kBFloat16 : at::kFloat;
-            }
-        }
+    impl(const std::filesystem::path& dir, const hf::encoder_config& c, const load_options& o)
+        : cfg(c), device(o.device), dtype(lm::compute_dtype(dir, o.device, o.dtype)) {
         lm::lm_weights w(dir, device, dtype);
         stored = w.stored_dtype();
         load(w);
     }
 
-    linear take_linear(lm::lm_weights& w, const std::string& name, std::int64_t out, std::int64_t in, bool bias = true) const {
-        linear l;
-        l.weight = w.take(name + ".weight", {out, in});
-        if (bias) l.bias = w.take(name + ".bias", {out});
-        return l;
+    static linear take_linear(lm::lm_weights& w, const std::string& name, std::int64_t out, std::int64_t in, bool bias = true) {
+        return lm::take_linear(w, name, out, in, bias);
     }
-    norm take_norm(lm::lm_weights& w, const std::string& name) const {
-        const auto d = cfg.hidden_size;
-        return {w.take(name + ".weight", {d}), w.take(name + ".bias", {d}), cfg.norm_eps};
-    }
+    norm take_norm(lm::lm_weights& w, const std::string& name) const { return lm::take_norm(w, name, cfg.hidden_size, cfg.norm_eps); }
 
     // The base model's prefix the folder uses ("bert.", "roberta.", …, or none).
     std::string prefix(const lm::lm_weights& w) const {
@@ -190,9 +154,7 @@ struct encoder_model::impl {
             const at::Tensor q = heads_first(l.q(in) * scale, h);
             const at::Tensor k = heads_first(l.k(in), h);
             const at::Tensor v = heads_first(l.v(in), h);
-            at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat);
-            if (bias.defined()) scores = scores + bias;
-            const at::Tensor a = l.out(heads_last(at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v)));
+            const at::Tensor a = l.out(heads_last(lm::attend(q, k, v, bias)));
             if (pre_norm) {
                 x = x + a;
                 x = x + l.fc2(lm::activate(l.fc1(l.mlp_norm(x)), cfg.act));

@@ -1,8 +1,7 @@
 #include "backends/torch/whisper/whisper_model.hpp"
 
 #include "backends/hf/folder_error.hpp"
-#include "backends/torch/lm/attention.hpp"
-#include "backends/torch/lm/lm_weights.hpp"
+#include "backends/torch/lm/layers.hpp"
 
 #include <fmt/format.h>
 
@@ -15,29 +14,16 @@
 namespace tether::agent::whisper {
 namespace {
 
-using lm::layer_norm;
 using lm::project;
 using namespace at::indexing;
 
 constexpr double ln_eps = 1e-5;
 
-// x [..., in] · weightᵀ (+ bias), through lm::project on the rows: one row
-// (a decode step) is a matrix-vector product, not a GEMM that packs (copies)
-// the whole weight first.
-struct linear {
-    at::Tensor weight, bias;
-    at::Tensor operator()(const at::Tensor& x) const {
-        if (x.dim() == 2) return project(x, weight, bias);
-        auto shape = x.sizes().vec();
-        shape.back() = weight.size(0);
-        return project(x.reshape({-1, x.size(-1)}), weight, bias).view(shape);
-    }
-};
-
-struct norm {
-    at::Tensor weight, bias;
-    at::Tensor operator()(const at::Tensor& x) const { return layer_norm(x, weight, bias, ln_eps); }
-};
+using lm::linear;
+using lm::norm;
+using lm::heads_first;
+using lm::heads_last;
+using lm::attend;
 
 struct attention {
     linear q, k, v, out; // k has no bias
@@ -55,22 +41,6 @@ struct decoder_layer {
     linear fc1, fc2;
 };
 
-// [B, T, d] -> [B, heads, T, head_dim]
-at::Tensor heads_first(const at::Tensor& x, std::int64_t heads) {
-    return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
-}
-// [B, heads, T, head_dim] -> [B, T, d]
-at::Tensor heads_last(const at::Tensor& x) {
-    return x.transpose(1, 2).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
-}
-
-// softmax(q kᵀ + mask) v, the softmax in float32.
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask = {}) {
-    at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).to(at::kFloat);
-    if (mask.defined()) scores = scores + mask;
-    return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
-}
-
 } // namespace
 
 struct whisper_model::impl {
@@ -87,30 +57,16 @@ struct whisper_model::impl {
     double embed_scale = 1.0;
 
     impl(const std::filesystem::path& dir, const hf::whisper_config& c, const load_options& o)
-        : cfg(c), device(o.device), dtype(at::kFloat) {
-        if (!device.is_cpu()) {
-            if (o.dtype) {
-                dtype = *o.dtype;
-            } else {
-                const auto s = lm::lm_weights(dir, at::kCPU, at::kFloat).stored_dtype(); // maps the files, reads nothing
-                dtype = s == "F16" ? at::kHalf : s == "BF16" ? at::kBFloat16 : at::kFloat;
-            }
-        }
+        : cfg(c), device(o.device), dtype(lm::compute_dtype(dir, o.device, o.dtype)) {
         lm::lm_weights weights(dir, device, dtype);
         stored = weights.stored_dtype();
         load(weights);
     }
 
-    linear take_linear(lm::lm_weights& w, const std::string& name, std::int64_t out, std::int64_t in, bool bias = true) {
-        linear l;
-        l.weight = w.take(name + ".weight", {out, in});
-        if (bias) l.bias = w.take(name + ".bias", {out});
-        return l;
+    static linear take_linear(lm::lm_weights& w, const std::string& name, std::int64_t out, std::int64_t in, bool bias = true) {
+        return lm::take_linear(w, name, out, in, bias);
     }
-    norm take_norm(lm::lm_weights& w, const std::string& name) {
-        const auto d = cfg.arch.d_model;
-        return {w.take(name + ".weight", {d}), w.take(name + ".bias", {d})};
-    }
+    norm take_norm(lm::lm_weights& w, const std::string& name) const { return lm::take_norm(w, name, cfg.arch.d_model, ln_eps); }
     attention take_attention(lm::lm_weights& w, const std::string& name) {
         const auto d = cfg.arch.d_model;
         return {take_linear(w, name + ".q_proj", d, d), take_linear(w, name + ".k_proj", d, d, false),
