@@ -36,20 +36,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-fs::path encoder_folder(const std::string& name) {
-    static bool made = false;
-    const fs::path out = fs::path(scratch()) / "encoders";
-    if (!made) {
-        auto r = testkit::run_to_completion(
-            {python(), (fs::path(TETHER_SOURCE_DIR) / "tests/encoders/make_encoders.py").string(), out.string()}, {}, scratch(),
-            300s);
-        INFO("make_encoders.py: " << r.status.describe() << "\n" << r.err);
-        REQUIRE(r.status.exited);
-        REQUIRE(r.status.code == 0);
-        made = true;
-    }
-    return out / name;
-}
+fs::path encoder_folder(const std::string& name) { return made_folders("tests/encoders/make_encoders.py", "encoders") / name; }
 
 encoder::load_options test_options() {
     const auto lm = test_load_options();

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <set>
 
 namespace tether::lm_test {
 namespace fs = std::filesystem;
@@ -24,20 +25,25 @@ const std::string& scratch() {
     return dir.path();
 }
 
-std::vector<fs::path> model_folders() {
-    static std::vector<fs::path> folders;
-    if (folders.empty()) {
-        const fs::path out = fs::path(scratch()) / "models";
-        auto r = testkit::run_to_completion(
-            {python(), (fs::path(TETHER_SOURCE_DIR) / "tests/llm/make_models.py").string(), out.string()}, {},
-            scratch(), 300s);
-        INFO("make_models.py: " << r.status.describe() << "\n" << r.err);
+fs::path made_folders(const std::string& script, const std::string& subdir) {
+    static std::set<std::string> made;
+    const fs::path out = fs::path(scratch()) / subdir;
+    if (made.insert(subdir).second) {
+        auto r = testkit::run_to_completion({python(), (fs::path(TETHER_SOURCE_DIR) / script).string(), out.string()}, {},
+                                            scratch(), 300s);
+        INFO(script << ": " << r.status.describe() << "\n" << r.err);
         REQUIRE(r.status.exited);
         REQUIRE(r.status.code == 0);
-        for (const char* n : {"llama3-gqa-bf16", "llama2-mha-f16-sharded", "llama-bias-headdim", "mistral-window",
-                              "qwen2-tied", "gpt2-prefixed", "gpt2-plain-f16"})
-            folders.push_back(out / n);
     }
+    return out;
+}
+
+std::vector<fs::path> model_folders() {
+    const fs::path out = made_folders("tests/llm/make_models.py", "models");
+    std::vector<fs::path> folders;
+    for (const char* n : {"llama3-gqa-bf16", "llama2-mha-f16-sharded", "llama-bias-headdim", "mistral-window", "qwen2-tied",
+                          "gpt2-prefixed", "gpt2-plain-f16"})
+        folders.push_back(out / n);
     return folders;
 }
 

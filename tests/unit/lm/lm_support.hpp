@@ -21,6 +21,9 @@ namespace tether::lm_test {
 // The variants' folders: llama3-gqa-bf16, llama2-mha-f16-sharded,
 // llama-bias-headdim, mistral-window, qwen2-tied, gpt2-prefixed, gpt2-plain-f16.
 std::vector<std::filesystem::path> model_folders();
+// OUT: where `script` (a path in the source tree, run with python()) wrote
+// its test folders, run once per process for each `subdir` of scratch().
+std::filesystem::path made_folders(const std::string& script, const std::string& subdir);
 std::filesystem::path model_folder(const std::string& name);
 const std::string& scratch();
 // The Python with torch that runs the reference: Debian's /usr/bin/python3,

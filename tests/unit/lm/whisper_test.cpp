@@ -27,19 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-fs::path whisper_folder(const std::string& name) {
-    static bool made = false;
-    const fs::path out = fs::path(scratch()) / "whisper";
-    if (!made) {
-        auto r = testkit::run_to_completion(
-            {python(), (fs::path(TETHER_SOURCE_DIR) / "tests/audio/make_whisper.py").string(), out.string()}, {}, scratch(), 300s);
-        INFO("make_whisper.py: " << r.status.describe() << "\n" << r.err);
-        REQUIRE(r.status.exited);
-        REQUIRE(r.status.code == 0);
-        made = true;
-    }
-    return out / name;
-}
+fs::path whisper_folder(const std::string& name) { return made_folders("tests/audio/make_whisper.py", "whisper") / name; }
 
 whisper::load_options test_options() {
     const auto lm = test_load_options();
