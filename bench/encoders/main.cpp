@@ -73,7 +73,7 @@ double gemm_bound(const tether::agent::hf::encoder_config& c, std::int64_t rows,
 // needs (each layer's self and cross attention projections and MLP, and the
 // output projection over the vocabulary) for as many rows as beams.
 int bench_bart(const std::string& folder, const std::string& device, double seconds) {
-    encoder::bart_load_options lo;
+    encoder::load_options lo;
     lo.device = at::Device(device);
     auto engine = encoder::load_bart(folder, lo);
     const auto& m = engine->model();

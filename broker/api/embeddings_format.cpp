@@ -116,9 +116,10 @@ embeddings_result read_embeddings_result(std::string_view data_json) {
     if (parser.parse(data_json.data(), data_json.size()).get(doc)) return r;
     simdjson::dom::object res;
     if (doc["result"].get_object().get(res)) return r;
+    // The agent's numbers are bounded before anything is sized from them.
     std::uint64_t v = 0;
-    if (!res["count"].get_uint64().get(v)) r.count = v;
-    if (!res["dimensions"].get_uint64().get(v)) r.dimensions = v;
+    if (!res["count"].get_uint64().get(v) && v <= max_embedding_rows) r.count = v;
+    if (!res["dimensions"].get_uint64().get(v) && v <= max_embedding_dimensions) r.dimensions = v;
     if (!res["usage"]["prompt_tokens"].get_uint64().get(v)) r.prompt_tokens = v;
     simdjson::dom::array files;
     if (res["files"].get_array().get(files)) return r;
@@ -135,7 +136,8 @@ embeddings_result read_embeddings_result(std::string_view data_json) {
 
 std::optional<std::string> embeddings_response_json(const embeddings_result& r, std::string_view rows, std::string_view model,
                                                     bool base64) {
-    if (r.count == 0 || r.dimensions == 0 || rows.size() != r.count * r.dimensions * sizeof(float)) return std::nullopt;
+    if (r.count == 0 || r.count > max_embedding_rows || r.dimensions == 0 || r.dimensions > max_embedding_dimensions ||
+        rows.size() != r.count * r.dimensions * sizeof(float)) return std::nullopt;
     const std::size_t row_bytes = r.dimensions * sizeof(float);
     protocol::json_writer w;
     w.begin_object().key("object").value("list").key("data").begin_array();

@@ -29,6 +29,11 @@ struct embeddings_request {
 std::optional<embeddings_request> parse_embeddings_request(std::string_view body, openai_error& error,
                                                            const embeddings_limits& limits = {});
 
+// The most rows and dimensions an answer is read back with (count and
+// dimensions outside these leave the result without embeddings).
+inline constexpr std::uint64_t max_embedding_rows = 2048;
+inline constexpr std::uint64_t max_embedding_dimensions = 1U << 16;
+
 // What the completed event's result says of the rows: their file, count and size.
 struct embeddings_result {
     std::uint32_t blob = 0;

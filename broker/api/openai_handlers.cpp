@@ -213,9 +213,8 @@ void embeddings(api_services& s, api_call& call) {
     if (auto refusal = admit(s, call, req->model, feature_prompt)) return call.reply(std::move(*refusal));
     // A connected agent that said what its model does answers at once when it makes no embeddings.
     if (auto task = s.core.call([m = req->model](broker_core& c) -> std::optional<std::string> {
-            for (const auto& sp : c.list_spaces())
-                if (sp.config.name == m && sp.model) return sp.model->task;
-            return std::nullopt;
+            auto view = c.view_space(m);
+            return view && view->model ? std::optional<std::string>(view->model->task) : std::nullopt;
         });
         task && *task != "embeddings")
         return call.reply(openai_error_response({http::status::bad_request,

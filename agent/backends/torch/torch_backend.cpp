@@ -96,6 +96,13 @@ std::optional<at::ScalarType> dtype_option(const std::string& d) {
     return std::nullopt;
 }
 
+lm::lm_load_options folder_options(torch::Device device, const torch_options& opts) {
+    lm::lm_load_options lo;
+    lo.device = device;
+    lo.dtype = dtype_option(opts.dtype);
+    return lo;
+}
+
 // Runs load() for `--model space=dir`; a bad folder (its files, its text, a
 // torch error) becomes a model_load_error naming the flag.
 template <class F> auto load_folder(const std::string& space, const std::string& dir, F&& load) {
@@ -117,10 +124,7 @@ std::unique_ptr<lm::lm_engine> load_language_model(const std::string& space, con
         const auto fallback = opts.chat_templates.find(space);
         auto text = std::make_shared<const text::model_text>(text::model_text::load(
             dir, fallback == opts.chat_templates.end() ? std::filesystem::path() : std::filesystem::path(fallback->second)));
-        lm::lm_load_options lo;
-        lo.device = device;
-        lo.dtype = dtype_option(opts.dtype);
-        auto model = lm::load_causal_lm(dir, lo);
+        auto model = lm::load_causal_lm(dir, folder_options(device, opts));
         lm::lm_engine_options eo;
         eo.slots = slots;
         eo.max_context = opts.max_context;
@@ -145,9 +149,7 @@ std::unique_ptr<whisper::whisper_engine> load_speech_model(const std::string& sp
                                                            torch::Device device, const torch_options& opts, std::uint32_t cap) {
     const auto start = steady::now();
     return load_folder(space, dir, [&] {
-        whisper::load_options lo;
-        lo.device = device;
-        lo.dtype = dtype_option(opts.dtype);
+        const auto lo = folder_options(device, opts);
         const std::size_t batch = cap > 1 ? std::min<std::size_t>(opts.max_batch, cap) : 1;
         auto engine = whisper::load_whisper(dir, lo, batch,
                                             std::chrono::duration_cast<std::chrono::microseconds>(opts.batch_wait));
@@ -162,9 +164,7 @@ std::unique_ptr<encoder::encoder_engine> load_encoder_model(const std::string& s
                                                            torch::Device device, const torch_options& opts, std::uint32_t cap) {
     const auto start = steady::now();
     return load_folder(space, dir, [&] {
-        encoder::load_options lo;
-        lo.device = device;
-        lo.dtype = dtype_option(opts.dtype);
+        const auto lo = folder_options(device, opts);
         // Inputs of concurrent requests share forward calls of up to
         // --max-batch rows; one request's list is batched whatever the capacity.
         const std::size_t batch = std::max<std::size_t>(opts.max_batch, 1);
@@ -183,9 +183,7 @@ std::unique_ptr<encoder::bart_engine> load_summarizer(const std::string& space, 
                                                      const torch_options& opts) {
     const auto start = steady::now();
     return load_folder(space, dir, [&] {
-        encoder::bart_load_options lo;
-        lo.device = device;
-        lo.dtype = dtype_option(opts.dtype);
+        const auto lo = folder_options(device, opts);
         auto engine = encoder::load_bart(dir, lo);
         log::info("model {} for space {}: summarization, {}; inputs up to {} tokens, loaded in {:.0f} ms",
                   std::filesystem::path(dir).filename().string(), space, engine->model().describe(),
@@ -570,47 +568,16 @@ void torch_backend::run(const job& j, cancellation_token& cancel, result_sink& s
     auto it = served_.find(j.space);
     if (it == served_.end()) return sink.failed("model_error", fmt::format("no model serves space {}", j.space));
     served_model& m = *it->second;
-    if (m.s2s) {
-        if (asked_task(j) == "embeddings")
-            return sink.failed("bad_input", fmt::format("model {} summarizes and makes no embeddings", m.lm_name));
-        sink.processing();
-        try {
-            return m.s2s->run(j, cancel, sink);
-        } catch (const std::exception& e) {
-            return sink.failed("model_error", fmt::format("model {}: {}", m.lm_name, torch_error_text(e)));
-        }
-    }
+    const std::string& name = m.model ? m.model->spec().name : m.lm_name;
     if (!m.enc && asked_task(j) == "embeddings")
-        return sink.failed("bad_input", fmt::format("model {} makes no embeddings",
-                                                    m.lm || m.asr ? m.lm_name : m.model->spec().name));
-    if (m.enc) {
-        sink.processing();
-        try {
-            return encoder::run_encoder_job(*m.enc, m.lm_name, j, encoder::job_limits{}, sink);
-        } catch (const std::exception& e) {
-            return sink.failed("model_error", fmt::format("model {}: {}", m.lm_name, torch_error_text(e)));
-        }
-    }
-    if (m.asr) {
-        sink.processing();
-        try {
-            return run_speech(*m.asr, m.max_audio_seconds, j, cancel, sink);
-        } catch (const std::exception& e) {
-            return sink.failed("model_error", fmt::format("model {}: {}", m.lm_name, torch_error_text(e)));
-        }
-    }
-    if (m.lm) {
-        sink.processing();
-        try {
-            return generate_lm(*m.lm, j, cancel, sink);
-        } catch (const std::exception& e) {
-            return sink.failed("model_error", fmt::format("model {}: {}", m.lm_name, torch_error_text(e)));
-        }
-    }
-    const auto& spec = m.model->spec();
+        return sink.failed("bad_input", fmt::format("model {} makes no embeddings", name));
     sink.processing();
     try {
-        switch (spec.task) {
+        if (m.s2s) return m.s2s->run(j, cancel, sink);
+        if (m.enc) return encoder::run_encoder_job(*m.enc, m.lm_name, j, encoder::job_limits{}, sink);
+        if (m.asr) return run_speech(*m.asr, m.max_audio_seconds, j, cancel, sink);
+        if (m.lm) return generate_lm(*m.lm, j, cancel, sink);
+        switch (m.model->spec().task) {
         case model_task::text_generation: return generate(*m.model, j, cancel, sink);
         case model_task::classification: return run_classification(m, j, sink);
         case model_task::audio: return run_audio(m, j, sink);
@@ -618,7 +585,7 @@ void torch_backend::run(const job& j, cancellation_token& cancel, result_sink& s
         case model_task::tensor: return run_tensor(m, j, sink);
         }
     } catch (const std::exception& e) {
-        sink.failed("model_error", fmt::format("model {}: {}", spec.name, torch_error_text(e)));
+        sink.failed("model_error", fmt::format("model {}: {}", name, torch_error_text(e)));
     }
 }
 

@@ -99,3 +99,18 @@ TEST_CASE("embeddings: the agent's rows become OpenAI's list, as floats or base6
     CHECK_FALSE(embeddings_response_json(r, rows_of(v).substr(4), "e", false));
     CHECK_FALSE(read_embeddings_result(R"({"result":{"output":"x"}})").has_file);
 }
+
+TEST_CASE("embeddings: counts and sizes from the agent are bounded before use", "[openai][embeddings]") {
+    // 2^62 rows of 4 dimensions would wrap count x dimensions x 4 to 0.
+    const auto r = read_embeddings_result(
+        R"({"result":{"count":4611686018427387904,"dimensions":4,"files":[{"blob":1,"name":"embeddings.f32","size":0}]}})");
+    CHECK(r.count == 0);
+    CHECK_FALSE(embeddings_response_json(r, "", "e", false));
+    embeddings_result forged;
+    forged.has_file = true;
+    forged.count = 1ULL << 62;
+    forged.dimensions = 4;
+    CHECK_FALSE(embeddings_response_json(forged, "", "e", false));
+    const auto wide = read_embeddings_result(R"({"result":{"count":1,"dimensions":70000}})");
+    CHECK(wide.dimensions == 0);
+}

@@ -38,14 +38,6 @@ namespace {
 
 fs::path encoder_folder(const std::string& name) { return made_folders("tests/encoders/make_encoders.py", "encoders") / name; }
 
-encoder::load_options test_options() {
-    const auto lm = test_load_options();
-    encoder::load_options o;
-    o.device = lm.device;
-    o.dtype = lm.dtype;
-    return o;
-}
-
 std::string run_python(const std::string& job_json, const char* script = "tests/encoders/encoder_reference.py") {
     static int counter = 0;
     const fs::path file = fs::path(scratch()) / ("encoder-job-" + std::to_string(++counter) + ".json");
@@ -150,7 +142,7 @@ TEST_CASE("encoders: classifiers' logits and pooled embeddings match the referen
     for (const char* name : {"bert-cls", "roberta-multilabel", "distilbert-cls", "xlmr-st", "bert-st-cls", "bert-embed"}) {
         INFO(name);
         const auto folder = encoder_folder(name);
-        auto engine = encoder::load_encoder(folder, test_options(), 8, 0us);
+        auto engine = encoder::load_encoder(folder, test_load_options(), 8, 0us);
         std::vector<std::vector<std::int64_t>> inputs;
         for (const auto& t : texts()) inputs.push_back(engine->tokenize(t).ids);
         const auto ref = reference_text(folder, inputs);
@@ -202,7 +194,7 @@ TEST_CASE("encoders: each folder's settings are read as transformers and sentenc
 
 TEST_CASE("encoders: concurrent requests share forward calls and get their own answers", "[encoder]") {
     const auto folder = encoder_folder("bert-embed");
-    auto engine = encoder::load_encoder(folder, test_options(), 8, 20ms);
+    auto engine = encoder::load_encoder(folder, test_load_options(), 8, 20ms);
     std::vector<std::vector<std::int64_t>> inputs;
     for (const auto& t : texts()) inputs.push_back(engine->tokenize(t).ids);
     std::vector<std::vector<float>> alone;
@@ -219,7 +211,7 @@ TEST_CASE("encoders: concurrent requests share forward calls and get their own a
 
 TEST_CASE("encoders: ViT's preprocessing matches PIL and its logits the reference", "[encoder]") {
     const auto folder = encoder_folder("vit-cls");
-    auto engine = encoder::load_encoder(folder, test_options(), 8, 0us);
+    auto engine = encoder::load_encoder(folder, test_load_options(), 8, 0us);
     const auto& cfg = engine->model().config();
     std::mt19937 rng(7);
     std::vector<fs::path> pngs;
@@ -318,7 +310,7 @@ TEST_CASE("encoders: the torch backend answers classification, embeddings and im
         be.run(text_job(texts()[0]), none, sink);
         REQUIRE(sink.done);
         simdjson::dom::parser p;
-        auto engine = encoder::load_encoder(encoder_folder("roberta-multilabel"), test_options(), 1, 0us);
+        auto engine = encoder::load_encoder(encoder_folder("roberta-multilabel"), test_load_options(), 1, 0us);
         const auto logits = engine->run_text({engine->tokenize(texts()[0]).ids}).front();
         for (auto l : extra(p, *sink.done)["labels"].get_array()) {
             const std::string label(std::string_view(l["label"].get_string()));
@@ -335,7 +327,7 @@ TEST_CASE("encoders: the torch backend answers classification, embeddings and im
         REQUIRE(card);
         CHECK(card->task == "embeddings");
         CHECK(card->context_length == 40);
-        auto engine = encoder::load_encoder(folder, test_options(), 1, 0us);
+        auto engine = encoder::load_encoder(folder, test_load_options(), 1, 0us);
         std::vector<std::vector<std::int64_t>> inputs;
         for (const auto& t : texts()) inputs.push_back(engine->tokenize(t).ids);
         const auto ref = reference_text(folder, inputs);
@@ -441,7 +433,7 @@ TEST_CASE("encoders: broken folders are refused at load, naming the file and the
     };
     auto load_error = [](const fs::path& dir) {
         try {
-            (void)encoder::load_encoder(dir, test_options(), 1, 0us);
+            (void)encoder::load_encoder(dir, test_load_options(), 1, 0us);
         } catch (const hf::folder_error& e) {
             return std::string(e.what());
         } catch (const text::text_error& e) {
@@ -515,7 +507,7 @@ std::string ids_json(const std::vector<std::int64_t>& ids) {
 
 TEST_CASE("bart: logits, greedy and beam-search summaries match the reference", "[encoder][bart]") {
     const auto folder = encoder_folder("bart-test");
-    auto engine = encoder::load_bart(folder, {test_load_options().device, test_load_options().dtype});
+    auto engine = encoder::load_bart(folder, test_load_options());
     const auto& model = engine->model();
     auto tokenize = [&](const std::string& t) {
         const auto ids = engine->text().tokens().encode(t, true);

@@ -29,14 +29,6 @@ namespace {
 
 fs::path whisper_folder(const std::string& name) { return made_folders("tests/audio/make_whisper.py", "whisper") / name; }
 
-whisper::load_options test_options() {
-    const auto lm = test_load_options();
-    whisper::load_options o;
-    o.device = lm.device;
-    o.dtype = lm.dtype;
-    return o;
-}
-
 // Tones gliding and pulsing, with a little noise: not speech, but never
 // silent, so every window is decoded.
 std::vector<float> signal(double seconds, std::uint32_t seed) {
@@ -138,7 +130,7 @@ void check_same(const whisper::transcript& t, const ref_result& ref) {
 }
 
 std::unique_ptr<whisper::whisper_engine> engine(const std::string& name, std::size_t batch = 1) {
-    return whisper::load_whisper(whisper_folder(name), test_options(), batch, 20ms);
+    return whisper::load_whisper(whisper_folder(name), test_load_options(), batch, 20ms);
 }
 
 } // namespace
@@ -274,7 +266,7 @@ TEST_CASE("whisper folders with a wrong file are refused naming it", "[whisper]"
     };
     auto refused = [&](std::initializer_list<std::string> words) {
         try {
-            (void)whisper::load_whisper(bad, test_options(), 1, 1ms);
+            (void)whisper::load_whisper(bad, test_load_options(), 1, 1ms);
             FAIL("loaded");
         } catch (const std::exception& e) {
             INFO(e.what());

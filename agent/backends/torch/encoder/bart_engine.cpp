@@ -104,7 +104,7 @@ void bart_engine::run(const job& j, cancellation_token& cancel, result_sink& sin
     sink.completed(std::move(c));
 }
 
-std::unique_ptr<bart_engine> load_bart(const std::filesystem::path& dir, const bart_load_options& options) {
+std::unique_ptr<bart_engine> load_bart(const std::filesystem::path& dir, const load_options& options) {
     auto config = hf::read_bart_config(dir);
     auto text = std::make_shared<const text::model_text>(text::model_text::load(dir));
     if (text->tokens().vocab_size() > static_cast<std::size_t>(config.vocab_size))

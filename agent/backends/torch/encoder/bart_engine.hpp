@@ -35,6 +35,6 @@ class bart_engine {
 
 // Loads a BART folder and warms it up (one greedy token); throws
 // hf::folder_error / text::text_error.
-std::unique_ptr<bart_engine> load_bart(const std::filesystem::path& dir, const bart_load_options& options);
+std::unique_ptr<bart_engine> load_bart(const std::filesystem::path& dir, const load_options& options);
 
 } // namespace tether::agent::encoder

@@ -25,9 +25,7 @@ using lm::heads_last;
 using lm::linear;
 using lm::norm;
 
-struct attention {
-    linear q, k, v, out;
-};
+using lm::attention;
 
 struct enc_layer {
     attention attn;
@@ -111,7 +109,7 @@ struct bart_model::impl {
     std::vector<dec_layer> dec;
     double embed_scale = 1.0;
 
-    impl(const std::filesystem::path& dir, const hf::bart_config& c, const bart_load_options& o)
+    impl(const std::filesystem::path& dir, const hf::bart_config& c, const load_options& o)
         : cfg(c), device(o.device), dtype(lm::compute_dtype(dir, o.device, o.dtype)) {
         lm::lm_weights w(dir, device, dtype);
         stored = w.stored_dtype();
@@ -123,9 +121,7 @@ struct bart_model::impl {
     }
     norm take_norm(lm::lm_weights& w, const std::string& name) const { return lm::take_norm(w, name, cfg.d_model, ln_eps); }
     attention take_attention(lm::lm_weights& w, const std::string& name) const {
-        const auto d = cfg.d_model;
-        return {take_linear(w, name + ".q_proj", d, d), take_linear(w, name + ".k_proj", d, d), take_linear(w, name + ".v_proj", d, d),
-                take_linear(w, name + ".out_proj", d, d)};
+        return lm::take_attention(w, name, cfg.d_model);
     }
 
     void load(lm::lm_weights& w) {
@@ -235,7 +231,7 @@ struct bart_model::impl {
     }
 };
 
-bart_model::bart_model(const std::filesystem::path& dir, hf::bart_config config, const bart_load_options& options)
+bart_model::bart_model(const std::filesystem::path& dir, hf::bart_config config, const load_options& options)
     : config_(std::move(config)), device_(options.device), impl_(std::make_unique<impl>(dir, config_, options)) {}
 
 bart_model::~bart_model() = default;

@@ -12,6 +12,7 @@
 // encoder's cross-attention keys and values computed once.
 
 #include "backends/hf/bart_config.hpp"
+#include "backends/torch/encoder/encoder_model.hpp"
 
 #include <ATen/ATen.h>
 
@@ -24,10 +25,6 @@
 
 namespace tether::agent::encoder {
 
-struct bart_load_options {
-    at::Device device = at::kCPU;
-    std::optional<at::ScalarType> dtype;
-};
 
 struct seq2seq_options {
     std::int64_t num_beams = 1;
@@ -46,7 +43,7 @@ struct seq2seq_output {
 class bart_model {
   public:
     // Throws hf::folder_error naming the file and the tensor.
-    bart_model(const std::filesystem::path& dir, hf::bart_config config, const bart_load_options& options);
+    bart_model(const std::filesystem::path& dir, hf::bart_config config, const load_options& options);
     ~bart_model();
 
     // ids (at most max_position) -> encoder states [1, S, d].

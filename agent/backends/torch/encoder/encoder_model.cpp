@@ -19,6 +19,25 @@ using lm::norm;
 using lm::heads_first;
 using lm::heads_last;
 
+// Where a family keeps a layer's tensors, under PREFIX + layers + i + ".".
+struct layer_names {
+    const char* layers;
+    const char *q, *k, *v, *out, *attn_norm, *fc1, *fc2, *mlp_norm;
+};
+
+const layer_names& names_of(encoder_family f) {
+    static const layer_names bert{"encoder.layer.",          "attention.self.query", "attention.self.key",
+                                  "attention.self.value",    "attention.output.dense", "attention.output.LayerNorm",
+                                  "intermediate.dense",      "output.dense",           "output.LayerNorm"};
+    static const layer_names distilbert{"transformer.layer.", "attention.q_lin", "attention.k_lin", "attention.v_lin",
+                                        "attention.out_lin",  "sa_layer_norm",   "ffn.lin1",        "ffn.lin2",
+                                        "output_layer_norm"};
+    static const layer_names vit{"encoder.layer.",         "attention.attention.query", "attention.attention.key",
+                                 "attention.attention.value", "attention.output.dense", "layernorm_before",
+                                 "intermediate.dense",     "output.dense",              "layernorm_after"};
+    return f == encoder_family::distilbert ? distilbert : f == encoder_family::vit ? vit : bert;
+}
+
 // One transformer layer: BERT's post-norm order or ViT's pre-norm one.
 struct layer {
     linear q, k, v, out, fc1, fc2;
@@ -70,28 +89,35 @@ struct encoder_model::impl {
                                " checkpoint");
     }
 
+    // Every layer, by the family's names; q, k, v without bias when the config says (ViT's qkv_bias).
+    void load_layers(lm::lm_weights& w, const std::string& p) {
+        const auto d = cfg.hidden_size, ffn = cfg.intermediate_size;
+        const auto& n = names_of(cfg.family);
+        for (std::int64_t i = 0; i < cfg.num_layers; ++i) {
+            const std::string q = p + n.layers + std::to_string(i) + ".";
+            layer l;
+            l.q = take_linear(w, q + n.q, d, d, cfg.qkv_bias);
+            l.k = take_linear(w, q + n.k, d, d, cfg.qkv_bias);
+            l.v = take_linear(w, q + n.v, d, d, cfg.qkv_bias);
+            l.out = take_linear(w, q + n.out, d, d);
+            l.attn_norm = take_norm(w, q + n.attn_norm);
+            l.fc1 = take_linear(w, q + n.fc1, ffn, d);
+            l.fc2 = take_linear(w, q + n.fc2, d, ffn);
+            l.mlp_norm = take_norm(w, q + n.mlp_norm);
+            layers.push_back(std::move(l));
+        }
+    }
+
     void load(lm::lm_weights& w) {
         const std::string p = prefix(w);
-        const auto d = cfg.hidden_size, ffn = cfg.intermediate_size;
+        const auto d = cfg.hidden_size;
         if (cfg.family == encoder_family::vit) {
             const auto patches = (cfg.image_size / cfg.patch_size) * (cfg.image_size / cfg.patch_size);
             cls_token = w.take(p + "embeddings.cls_token", {1, 1, d});
             vit_position = w.take(p + "embeddings.position_embeddings", {1, patches + 1, d});
             patch_w = w.take(p + "embeddings.patch_embeddings.projection.weight", {d, cfg.num_channels, cfg.patch_size, cfg.patch_size});
             patch_b = w.take(p + "embeddings.patch_embeddings.projection.bias", {d});
-            for (std::int64_t i = 0; i < cfg.num_layers; ++i) {
-                const std::string q = p + "encoder.layer." + std::to_string(i) + ".";
-                layer l;
-                l.q = take_linear(w, q + "attention.attention.query", d, d, cfg.qkv_bias);
-                l.k = take_linear(w, q + "attention.attention.key", d, d, cfg.qkv_bias);
-                l.v = take_linear(w, q + "attention.attention.value", d, d, cfg.qkv_bias);
-                l.out = take_linear(w, q + "attention.output.dense", d, d);
-                l.attn_norm = take_norm(w, q + "layernorm_before");
-                l.mlp_norm = take_norm(w, q + "layernorm_after");
-                l.fc1 = take_linear(w, q + "intermediate.dense", ffn, d);
-                l.fc2 = take_linear(w, q + "output.dense", d, ffn);
-                layers.push_back(std::move(l));
-            }
+            load_layers(w, p);
             final_norm = take_norm(w, p + "layernorm");
             classifier = take_linear(w, "classifier", static_cast<std::int64_t>(cfg.labels.size()), d);
             return;
@@ -101,31 +127,7 @@ struct encoder_model::impl {
         if (cfg.family != encoder_family::distilbert && cfg.type_vocab_size > 0)
             token_type = w.take(p + "embeddings.token_type_embeddings.weight", {cfg.type_vocab_size, d});
         embed_norm = take_norm(w, p + "embeddings.LayerNorm");
-        for (std::int64_t i = 0; i < cfg.num_layers; ++i) {
-            layer l;
-            if (cfg.family == encoder_family::distilbert) {
-                const std::string q = p + "transformer.layer." + std::to_string(i) + ".";
-                l.q = take_linear(w, q + "attention.q_lin", d, d);
-                l.k = take_linear(w, q + "attention.k_lin", d, d);
-                l.v = take_linear(w, q + "attention.v_lin", d, d);
-                l.out = take_linear(w, q + "attention.out_lin", d, d);
-                l.attn_norm = take_norm(w, q + "sa_layer_norm");
-                l.fc1 = take_linear(w, q + "ffn.lin1", ffn, d);
-                l.fc2 = take_linear(w, q + "ffn.lin2", d, ffn);
-                l.mlp_norm = take_norm(w, q + "output_layer_norm");
-            } else {
-                const std::string q = p + "encoder.layer." + std::to_string(i) + ".";
-                l.q = take_linear(w, q + "attention.self.query", d, d);
-                l.k = take_linear(w, q + "attention.self.key", d, d);
-                l.v = take_linear(w, q + "attention.self.value", d, d);
-                l.out = take_linear(w, q + "attention.output.dense", d, d);
-                l.attn_norm = take_norm(w, q + "attention.output.LayerNorm");
-                l.fc1 = take_linear(w, q + "intermediate.dense", ffn, d);
-                l.fc2 = take_linear(w, q + "output.dense", d, ffn);
-                l.mlp_norm = take_norm(w, q + "output.LayerNorm");
-            }
-            layers.push_back(std::move(l));
-        }
+        load_layers(w, p);
         if (cfg.task != hf::encoder_task::text_classification) return;
         const auto labels = static_cast<std::int64_t>(cfg.labels.size());
         switch (cfg.family) {

@@ -7,6 +7,7 @@
 // the names transformers saves (with or without the base model's prefix).
 
 #include "backends/hf/encoder_config.hpp"
+#include "backends/torch/lm/load_options.hpp"
 
 #include <ATen/ATen.h>
 
@@ -17,10 +18,7 @@
 
 namespace tether::agent::encoder {
 
-struct load_options {
-    at::Device device = at::kCPU;
-    std::optional<at::ScalarType> dtype; // CUDA: the compute dtype (nullopt: the stored one); the CPU uses float32
-};
+using load_options = lm::lm_load_options;
 
 class encoder_model {
   public:

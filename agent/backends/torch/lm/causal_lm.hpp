@@ -7,6 +7,7 @@
 // Architectures (llama.cpp: Llama, Mistral, Qwen2; gpt2.cpp) implement it;
 // adding one is a file and a line in load_causal_lm.
 
+#include "backends/torch/lm/load_options.hpp"
 #include "backends/hf/lm_config.hpp"
 
 #include <ATen/ATen.h>
@@ -73,12 +74,6 @@ class causal_lm {
     at::ScalarType dtype_;
     std::uint64_t weight_bytes_ = 0;
     std::string stored_;
-};
-
-struct lm_load_options {
-    at::Device device = at::kCPU;
-    // The compute dtype on CUDA (nullopt: the stored one); the CPU always uses float32.
-    std::optional<at::ScalarType> dtype;
 };
 
 // Reads config.json and the weights; throws hf::folder_error naming the file

@@ -45,6 +45,17 @@ inline norm take_norm(lm_weights& w, const std::string& name, std::int64_t width
     return {w.take(name + ".weight", {width}), w.take(name + ".bias", {width}), eps};
 }
 
+// An attention block's projections (Whisper and BART's names: q_proj,
+// k_proj, v_proj, out_proj; Whisper's k_proj has no bias).
+struct attention {
+    linear q, k, v, out;
+};
+
+inline attention take_attention(lm_weights& w, const std::string& name, std::int64_t width, bool k_bias = true) {
+    return {take_linear(w, name + ".q_proj", width, width), take_linear(w, name + ".k_proj", width, width, k_bias),
+            take_linear(w, name + ".v_proj", width, width), take_linear(w, name + ".out_proj", width, width)};
+}
+
 // [B, T, d] -> [B, heads, T, head_dim]
 inline at::Tensor heads_first(const at::Tensor& x, std::int64_t heads) {
     return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);

@@ -25,9 +25,7 @@ using lm::heads_first;
 using lm::heads_last;
 using lm::attend;
 
-struct attention {
-    linear q, k, v, out; // k has no bias
-};
+using lm::attention; // k has no bias
 
 struct encoder_layer {
     norm attn_ln, mlp_ln;
@@ -67,10 +65,8 @@ struct whisper_model::impl {
         return lm::take_linear(w, name, out, in, bias);
     }
     norm take_norm(lm::lm_weights& w, const std::string& name) const { return lm::take_norm(w, name, cfg.arch.d_model, ln_eps); }
-    attention take_attention(lm::lm_weights& w, const std::string& name) {
-        const auto d = cfg.arch.d_model;
-        return {take_linear(w, name + ".q_proj", d, d), take_linear(w, name + ".k_proj", d, d, false),
-                take_linear(w, name + ".v_proj", d, d), take_linear(w, name + ".out_proj", d, d)};
+    attention take_attention(lm::lm_weights& w, const std::string& name) const {
+        return lm::take_attention(w, name, cfg.arch.d_model, false);
     }
 
     void load(lm::lm_weights& w) {

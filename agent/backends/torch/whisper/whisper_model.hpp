@@ -8,6 +8,7 @@
 
 #include "backends/hf/whisper_config.hpp"
 #include "backends/model/whisper_decoding.hpp"
+#include "backends/torch/lm/load_options.hpp"
 
 #include <ATen/ATen.h>
 
@@ -19,10 +20,7 @@
 
 namespace tether::agent::whisper {
 
-struct load_options {
-    at::Device device = at::kCPU;
-    std::optional<at::ScalarType> dtype; // CUDA: the compute dtype (nullopt: the stored one); the CPU uses float32
-};
+using load_options = lm::lm_load_options;
 
 class whisper_model {
   public:
