@@ -8,12 +8,174 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace tether::agent::encoder {
 
-bart_engine::bart_engine(std::unique_ptr<bart_model> model, std::shared_ptr<const text::model_text> text)
-    : model_(std::move(model)), text_(std::move(text)) {}
+namespace {
+
+seq2seq_output cancelled_output() {
+    seq2seq_output out;
+    out.finish_reason = "cancelled";
+    return out;
+}
+
+seq2seq_output error_output() {
+    seq2seq_output out;
+    out.finish_reason = "error";
+    return out;
+}
+
+} // namespace
+
+// One request, shared by the generate() call that waits for it and the
+// engine's thread.
+struct bart_engine::request {
+    request(std::vector<std::int64_t> in, const seq2seq_options& o, cancellation_token& c, std::function<void(std::int64_t)> t)
+        : input(std::move(in)), options(o), cancel(c), on_token(std::move(t)) {}
+
+    std::vector<std::int64_t> input;
+    seq2seq_options options;
+    cancellation_token& cancel;
+    std::function<void(std::int64_t)> on_token;
+    std::unique_ptr<bart_sequence> sequence; // the engine thread's, once it joined
+
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    outcome result;
+};
+
+bart_engine::bart_engine(std::unique_ptr<bart_model> model, std::shared_ptr<const text::model_text> text, std::uint32_t slots,
+                         std::chrono::microseconds wait)
+    : model_(std::move(model)), text_(std::move(text)), slots_(std::max<std::uint32_t>(slots, 1)),
+      wait_(std::clamp<std::chrono::microseconds>(wait, std::chrono::microseconds::zero(), std::chrono::seconds(1))) {
+    thread_ = std::thread([this] { loop(); });
+}
+
+bart_engine::~bart_engine() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+bart_engine_stats bart_engine::stats() const {
+    std::lock_guard lock(mu_);
+    return stats_;
+}
+
+void bart_engine::finish(request& r, seq2seq_output out, std::string error) {
+    std::lock_guard lock(r.mu);
+    r.result.out = std::move(out);
+    r.result.error = std::move(error);
+    r.done = true;
+    r.cv.notify_all();
+}
+
+bart_engine::outcome bart_engine::generate(std::vector<std::int64_t> input, const seq2seq_options& options,
+                                           cancellation_token& cancel, std::function<void(std::int64_t)> on_token) {
+    auto r = std::make_shared<request>(std::move(input), options, cancel, std::move(on_token));
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_) return {cancelled_output(), {}};
+        pending_.push_back(r);
+    }
+    cv_.notify_all();
+    std::unique_lock lock(r->mu);
+    r->cv.wait(lock, [&] { return r->done; });
+    return std::move(r->result);
+}
+
+// Encodes the joining requests in one call and moves those with something to
+// make into `active`.
+void bart_engine::admit(std::vector<std::shared_ptr<request>>& joining, std::vector<std::shared_ptr<request>>& active) {
+    std::vector<std::vector<std::int64_t>> inputs;
+    std::vector<seq2seq_options> options;
+    for (const auto& r : joining) {
+        inputs.push_back(r->input);
+        options.push_back(r->options);
+    }
+    std::vector<std::unique_ptr<bart_sequence>> started;
+    try {
+        started = model_->start(inputs, options);
+    } catch (const std::exception& e) {
+        for (const auto& r : joining) finish(*r, error_output(), e.what());
+        return;
+    }
+    {
+        std::lock_guard lock(mu_);
+        ++stats_.encoder_calls;
+    }
+    for (std::size_t i = 0; i < joining.size(); ++i) {
+        auto& r = joining[i];
+        r->sequence = std::move(started[i]);
+        if (r->sequence->done()) finish(*r, r->sequence->result());
+        else active.push_back(std::move(r));
+    }
+}
+
+void bart_engine::loop() {
+    std::vector<std::shared_ptr<request>> active;
+    for (;;) {
+        std::vector<std::shared_ptr<request>> joining;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return stopping_ || !pending_.empty() || !active.empty(); });
+            if (!stopping_ && active.empty() && pending_.size() < slots_ && wait_.count() > 0)
+                cv_.wait_for(lock, wait_, [&] { return stopping_ || pending_.size() >= slots_; });
+            if (stopping_) {
+                for (auto& r : pending_) finish(*r, cancelled_output());
+                pending_.clear();
+                for (auto& r : active) finish(*r, cancelled_output());
+                return;
+            }
+            // Cancelled ones leave at once, waiting or running.
+            for (auto it = pending_.begin(); it != pending_.end();)
+                if ((*it)->cancel.cancelled()) finish(**it, cancelled_output()), it = pending_.erase(it);
+                else ++it;
+            while (!pending_.empty() && active.size() + joining.size() < slots_) {
+                joining.push_back(std::move(pending_.front()));
+                pending_.pop_front();
+            }
+        }
+        std::erase_if(active, [](const auto& r) {
+            if (!r->cancel.cancelled()) return false;
+            finish(*r, cancelled_output());
+            return true;
+        });
+        if (!joining.empty()) admit(joining, active);
+        if (active.empty()) continue;
+        std::vector<bart_sequence*> step;
+        std::uint32_t rows = 0;
+        for (const auto& r : active) {
+            step.push_back(r->sequence.get());
+            rows += static_cast<std::uint32_t>(r->sequence->rows());
+        }
+        try {
+            model_->step(step);
+        } catch (const std::exception& e) {
+            for (auto& r : active) finish(*r, error_output(), e.what());
+            active.clear();
+            continue;
+        }
+        {
+            std::lock_guard lock(mu_);
+            ++stats_.steps;
+            stats_.widest_step = std::max(stats_.widest_step, static_cast<std::uint32_t>(active.size()));
+            stats_.widest_rows = std::max(stats_.widest_rows, rows);
+        }
+        std::erase_if(active, [](const auto& r) {
+            if (r->on_token && r->sequence->chosen()) r->on_token(*r->sequence->chosen());
+            if (!r->sequence->done()) return false;
+            finish(*r, r->sequence->result());
+            return true;
+        });
+    }
+}
 
 seq2seq_options bart_engine::defaults() const {
     const auto& g = model_->config().generation;
@@ -53,23 +215,20 @@ void bart_engine::run(const job& j, cancellation_token& cancel, result_sink& sin
     const std::vector<std::int64_t> input(ids.begin(), ids.end());
     for (auto id : input)
         if (id < 0 || id >= cfg.vocab_size) return sink.failed("model_error", fmt::format("token id {} is not in the model's vocabulary", id));
-    std::lock_guard lock(mutex_);
     if (cancel.cancelled()) return;
     const auto start = std::chrono::steady_clock::now();
     text::incremental_decoder decoder(text_->tokens(), true);
     std::string streamed;
     const bool greedy = o.num_beams == 1;
-    auto out = model_->generate(
-        input, o,
-        [&](std::int64_t id) {
-            if (!greedy) return;
-            if (auto d = decoder.push(static_cast<text::token_id>(id)); !d.empty()) {
-                streamed += d;
-                sink.delta(std::move(d));
-            }
-        },
-        [&cancel] { return cancel.cancelled(); });
+    auto [out, error] = generate(input, o, cancel, [&](std::int64_t id) {
+        if (!greedy) return;
+        if (auto d = decoder.push(static_cast<text::token_id>(id)); !d.empty()) {
+            streamed += d;
+            sink.delta(std::move(d));
+        }
+    });
     if (out.finish_reason == "cancelled") return;
+    if (out.finish_reason == "error") return sink.failed("model_error", error);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     std::string text_out;
     if (greedy) {
@@ -104,7 +263,8 @@ void bart_engine::run(const job& j, cancellation_token& cancel, result_sink& sin
     sink.completed(std::move(c));
 }
 
-std::unique_ptr<bart_engine> load_bart(const std::filesystem::path& dir, const load_options& options) {
+std::unique_ptr<bart_engine> load_bart(const std::filesystem::path& dir, const load_options& options, std::uint32_t slots,
+                                       std::chrono::microseconds wait) {
     auto config = hf::read_bart_config(dir);
     auto text = std::make_shared<const text::model_text>(text::model_text::load(dir));
     if (text->tokens().vocab_size() > static_cast<std::size_t>(config.vocab_size))
@@ -114,7 +274,7 @@ std::unique_ptr<bart_engine> load_bart(const std::filesystem::path& dir, const l
     seq2seq_options warm;
     warm.max_length = 2;
     (void)model->generate({model->config().generation.bos, model->config().generation.eos}, warm, {}, {});
-    return std::make_unique<bart_engine>(std::move(model), std::move(text));
+    return std::make_unique<bart_engine>(std::move(model), std::move(text), slots, wait);
 }
 
 } // namespace tether::agent::encoder

@@ -160,76 +160,205 @@ struct bart_model::impl {
         return ln(x);
     }
 
-    at::Tensor encode(const std::vector<std::int64_t>& ids) const {
-        const auto S = static_cast<std::int64_t>(ids.size());
-        if (S < 1 || S > cfg.max_position) throw std::runtime_error(fmt::format("{} tokens, over the model's {}", S, cfg.max_position));
-        const at::Tensor t = at::tensor(ids, at::kLong).unsqueeze(0).to(device);
-        at::Tensor x = embed(t, at::arange(S, at::TensorOptions().dtype(at::kLong).device(device)).unsqueeze(0), enc_pos, enc_embed_ln);
+    // Inputs (padded with the pad id, the padding masked as keys) -> encoder
+    // states [N, S, d], S the longest input.
+    at::Tensor encode(const std::vector<std::vector<std::int64_t>>& inputs) const {
+        const auto N = static_cast<std::int64_t>(inputs.size());
+        std::int64_t S = 0;
+        for (const auto& ids : inputs) {
+            const auto n = static_cast<std::int64_t>(ids.size());
+            if (n < 1 || n > cfg.max_position) throw std::runtime_error(fmt::format("{} tokens, over the model's {}", n, cfg.max_position));
+            S = std::max(S, n);
+        }
+        std::vector<std::int64_t> flat(static_cast<std::size_t>(N * S), cfg.generation.pad);
+        at::Tensor mask;
+        for (std::int64_t i = 0; i < N; ++i) {
+            const auto& ids = inputs[static_cast<std::size_t>(i)];
+            std::copy(ids.begin(), ids.end(), flat.begin() + i * S);
+            const auto n = static_cast<std::int64_t>(ids.size());
+            if (n == S) continue;
+            if (!mask.defined()) mask = at::zeros({N, 1, 1, S}, at::kFloat);
+            mask[i].narrow(-1, n, S - n).fill_(neg_inf);
+        }
+        if (mask.defined()) mask = mask.to(device);
+        const at::Tensor t = at::tensor(flat, at::kLong).view({N, S}).to(device);
+        const auto pos = at::arange(S, at::TensorOptions().dtype(at::kLong).device(device)).unsqueeze(0).expand({N, S});
+        at::Tensor x = embed(t, pos, enc_pos, enc_embed_ln);
         const auto h = cfg.encoder_heads;
         const double scale = 1.0 / std::sqrt(static_cast<double>(cfg.d_model / h));
         for (const auto& l : enc) {
             const at::Tensor q = heads_first(l.attn.q(x) * scale, h), k = heads_first(l.attn.k(x), h), v = heads_first(l.attn.v(x), h);
-            x = l.attn_ln(x + l.attn.out(heads_last(attend(q, k, v))));
+            x = l.attn_ln(x + l.attn.out(heads_last(attend(q, k, v, mask))));
             x = l.final_ln(x + l.fc2(lm::activate(l.fc1(x), cfg.act)));
         }
         return x;
     }
 
-    struct kv {
-        std::vector<at::Tensor> k, v; // per decoder layer, [B, heads, T, hd]
-        kv select(const at::Tensor& rows) const {
-            kv out;
-            for (std::size_t i = 0; i < k.size(); ++i) {
-                out.k.push_back(k[i].index_select(0, rows));
-                out.v.push_back(v[i].index_select(0, rows));
-            }
-            return out;
-        }
-    };
+    // Each decoder layer's cross-attention keys and values of encoder states
+    // [N, S, d], for row i its first lengths[i] positions: [1, heads, len, hd].
+    void cross(const at::Tensor& encoded, const std::vector<std::int64_t>& lengths,
+               const std::vector<bart_sequence::state*>& into) const;
 
-    kv cross(const at::Tensor& encoded, std::int64_t rows) const {
-        kv c;
-        const auto h = cfg.decoder_heads;
-        for (const auto& l : dec) {
-            c.k.push_back(heads_first(l.cross_attn.k(encoded), h).expand({rows, h, encoded.size(1), cfg.d_model / h}));
-            c.v.push_back(heads_first(l.cross_attn.v(encoded), h).expand({rows, h, encoded.size(1), cfg.d_model / h}));
-        }
-        return c;
+    // One decoder step: each row of each sequence feeds its last token at its
+    // position; the sequences' caches grow by it. -> logits [rows, vocab],
+    // float32 on the CPU, with the bias.
+    at::Tensor forward(const std::vector<bart_sequence::state*>& seqs) const;
+};
+
+struct bart_sequence::state {
+    seq2seq_options o;              // max_length within the model's positions
+    std::vector<at::Tensor> ck, cv; // per decoder layer, [1, heads, S, hd]
+    std::vector<at::Tensor> k, v;   // per decoder layer, [rows, heads, T, hd]; empty before the first step
+    std::vector<std::vector<std::int64_t>> seqs; // per row, the start token first
+    std::vector<double> beam_scores;
+    hypotheses finished;
+    std::optional<std::int64_t> chosen;
+    seq2seq_output out;
+    bool done = false;
+
+    std::size_t rows() const { return seqs.size(); }
+    bool greedy() const { return o.num_beams <= 1; }
+
+    void finish_from_hypotheses(std::int64_t eos) {
+        const auto best = std::max_element(finished.kept.begin(), finished.kept.end(),
+                                           [](const auto& a, const auto& b) { return a.score < b.score; });
+        out.tokens.assign(best->seq.begin() + 1, best->seq.end());
+        if (best->eos) out.tokens.push_back(eos);
+        out.finish_reason = best->eos ? "stop" : "length";
+        done = true;
     }
 
-    // tokens [B, L] at positions past..past+L-1 (causal among themselves), the
-    // cache grown by them -> logits [B, L, vocab] float32 CPU with the bias.
-    at::Tensor step(const at::Tensor& tokens, std::int64_t past, kv& cache, const kv& ckv) const {
-        const std::int64_t B = tokens.size(0), L = tokens.size(1), h = cfg.decoder_heads;
-        const double scale = 1.0 / std::sqrt(static_cast<double>(cfg.d_model / h));
-        const auto lopts = at::TensorOptions().dtype(at::kLong).device(device);
-        const at::Tensor pos = (at::arange(L, lopts) + past).unsqueeze(0).expand({B, L});
-        at::Tensor x = embed(tokens.to(device), pos, dec_pos, dec_embed_ln);
-        at::Tensor mask;
-        if (L > 1) {
-            mask = at::full({L, past + L}, 0.0F, at::TensorOptions().dtype(at::kFloat).device(device));
-            mask.narrow(1, past, L).copy_(at::triu(at::full({L, L}, neg_inf, mask.options()), 1));
+    // Takes the log-probabilities of this sequence's rows ([rows, V], float,
+    // contiguous, on the CPU; changed in place) from the step just run and
+    // chooses. Returns the row each new beam continues when the cache must be
+    // reordered, else nothing.
+    std::vector<std::int64_t> advance(float* lp, std::int64_t V, const hf::bart_generation& g) {
+        if (greedy()) {
+            std::vector<float> row(lp, lp + V);
+            process_scores(row, seqs[0], g, o);
+            const auto next = static_cast<std::int64_t>(std::max_element(row.begin(), row.end()) - row.begin());
+            seqs[0].push_back(next);
+            out.tokens.push_back(next);
+            chosen = next;
+            if (next == g.eos) out.finish_reason = "stop", done = true;
+            else if (static_cast<std::int64_t>(seqs[0].size()) >= o.max_length) out.finish_reason = "length", done = true;
+            return {};
         }
-        for (std::size_t i = 0; i < dec.size(); ++i) {
-            const auto& l = dec[i];
-            const at::Tensor q = heads_first(l.self_attn.q(x) * scale, h);
-            const at::Tensor k = heads_first(l.self_attn.k(x), h), v = heads_first(l.self_attn.v(x), h);
-            if (cache.k.size() <= i) {
-                cache.k.push_back(k);
-                cache.v.push_back(v);
-            } else {
-                cache.k[i] = at::cat({cache.k[i], k}, 2);
-                cache.v[i] = at::cat({cache.v[i], v}, 2);
+        // Beam search, as transformers' BeamSearchScorer does it for one input.
+        const auto nb = rows();
+        const auto B = static_cast<std::int64_t>(nb);
+        const auto cur_len = seqs[0].size();
+        for (std::size_t b = 0; b < nb; ++b) {
+            float* r = lp + static_cast<std::int64_t>(b) * V;
+            std::vector<float> row(r, r + V);
+            process_scores(row, seqs[b], g, o);
+            for (std::int64_t t = 0; t < V; ++t) r[t] = static_cast<float>(row[static_cast<std::size_t>(t)] + beam_scores[b]);
+        }
+        const auto top = at::topk(at::from_blob(lp, {B * V}, at::kFloat), 2 * B, -1, true, true);
+        const at::Tensor values = std::get<0>(top).contiguous(), indices = std::get<1>(top).contiguous();
+        const float* val = values.data_ptr<float>();
+        const std::int64_t* idx = indices.data_ptr<std::int64_t>();
+        std::vector<std::vector<std::int64_t>> next_seqs;
+        std::vector<double> next_scores;
+        std::vector<std::int64_t> origin;
+        for (std::int64_t r = 0; r < 2 * B && next_seqs.size() < nb; ++r) {
+            const auto beam = static_cast<std::size_t>(idx[r] / V);
+            const auto token = idx[r] % V;
+            if (token == g.eos) {
+                if (r >= B) continue; // an EOS outside the top num_beams is not a hypothesis
+                finished.add(seqs[beam], val[r], true);
+                continue;
             }
-            x = l.self_ln(x + l.self_attn.out(heads_last(attend(q, cache.k[i], cache.v[i], mask))));
-            const at::Tensor c = heads_first(l.cross_attn.q(x) * scale, h);
-            x = l.cross_ln(x + l.cross_attn.out(heads_last(attend(c, ckv.k[i], ckv.v[i]))));
-            x = l.final_ln(x + l.fc2(lm::activate(l.fc1(x), cfg.act)));
+            auto s = seqs[beam];
+            s.push_back(token);
+            next_seqs.push_back(std::move(s));
+            next_scores.push_back(val[r]);
+            origin.push_back(static_cast<std::int64_t>(beam));
         }
-        const at::Tensor logits = project(x.reshape({-1, cfg.d_model}), shared).to(at::kCPU, at::kFloat) + final_bias;
-        return logits.view({B, L, cfg.vocab_size});
+        if (next_seqs.size() < nb) throw std::runtime_error("beam search ran out of candidates");
+        if (finished.done(val[0], cur_len)) {
+            finish_from_hypotheses(g.eos);
+            return {};
+        }
+        seqs = std::move(next_seqs);
+        beam_scores = std::move(next_scores);
+        if (static_cast<std::int64_t>(seqs[0].size()) >= o.max_length) {
+            for (std::size_t b = 0; b < nb; ++b) finished.add(seqs[b], beam_scores[b], false);
+            finish_from_hypotheses(g.eos);
+            return {};
+        }
+        return origin;
     }
 };
+
+void bart_model::impl::cross(const at::Tensor& encoded, const std::vector<std::int64_t>& lengths,
+                             const std::vector<bart_sequence::state*>& into) const {
+    const auto h = cfg.decoder_heads;
+    for (const auto& l : dec) {
+        const at::Tensor k = heads_first(l.cross_attn.k(encoded), h), v = heads_first(l.cross_attn.v(encoded), h);
+        for (std::size_t i = 0; i < into.size(); ++i) {
+            const auto row = static_cast<std::int64_t>(i);
+            into[i]->ck.push_back(k.narrow(0, row, 1).narrow(2, 0, lengths[i]));
+            into[i]->cv.push_back(v.narrow(0, row, 1).narrow(2, 0, lengths[i]));
+        }
+    }
+}
+
+at::Tensor bart_model::impl::forward(const std::vector<bart_sequence::state*>& seqs) const {
+    std::vector<std::int64_t> tokens, positions;
+    for (const auto* s : seqs)
+        for (const auto& row : s->seqs) {
+            tokens.push_back(row.back());
+            positions.push_back(static_cast<std::int64_t>(row.size()) - 1);
+        }
+    const auto R = static_cast<std::int64_t>(tokens.size());
+    const std::int64_t h = cfg.decoder_heads;
+    const double scale = 1.0 / std::sqrt(static_cast<double>(cfg.d_model / h));
+    at::Tensor x = embed(at::tensor(tokens, at::kLong).view({R, 1}).to(device),
+                         at::tensor(positions, at::kLong).view({R, 1}).to(device), dec_pos, dec_embed_ln);
+    // Attention of each sequence's rows over its own keys and values.
+    auto per_sequence = [&](const at::Tensor& q, auto&& keys_values) {
+        std::vector<at::Tensor> parts;
+        std::int64_t at_row = 0;
+        for (auto* s : seqs) {
+            const auto n = static_cast<std::int64_t>(s->rows());
+            const auto [k, v] = keys_values(*s, at_row, n);
+            parts.push_back(attend(q.narrow(0, at_row, n), k, v));
+            at_row += n;
+        }
+        return parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+    };
+    for (std::size_t i = 0; i < dec.size(); ++i) {
+        const auto& l = dec[i];
+        const at::Tensor q = heads_first(l.self_attn.q(x) * scale, h);
+        const at::Tensor k = heads_first(l.self_attn.k(x), h), v = heads_first(l.self_attn.v(x), h);
+        const at::Tensor self = per_sequence(q, [&](bart_sequence::state& s, std::int64_t row, std::int64_t n) {
+            if (s.k.size() <= i) {
+                s.k.push_back(k.narrow(0, row, n).contiguous());
+                s.v.push_back(v.narrow(0, row, n).contiguous());
+            } else {
+                s.k[i] = at::cat({s.k[i], k.narrow(0, row, n)}, 2);
+                s.v[i] = at::cat({s.v[i], v.narrow(0, row, n)}, 2);
+            }
+            return std::pair{s.k[i], s.v[i]};
+        });
+        x = l.self_ln(x + l.self_attn.out(heads_last(self)));
+        const at::Tensor c = heads_first(l.cross_attn.q(x) * scale, h);
+        const at::Tensor crossed = per_sequence(c, [&](bart_sequence::state& s, std::int64_t, std::int64_t n) {
+            return std::pair{s.ck[i].expand({n, -1, -1, -1}), s.cv[i].expand({n, -1, -1, -1})};
+        });
+        x = l.cross_ln(x + l.cross_attn.out(heads_last(crossed)));
+        x = l.final_ln(x + l.fc2(lm::activate(l.fc1(x), cfg.act)));
+    }
+    return project(x.reshape({R, cfg.d_model}), shared).to(at::kCPU, at::kFloat) + final_bias;
+}
+
+bart_sequence::bart_sequence(std::unique_ptr<state> s) : s_(std::move(s)) {}
+bart_sequence::~bart_sequence() = default;
+bool bart_sequence::done() const { return s_->done; }
+std::size_t bart_sequence::rows() const { return s_->rows(); }
+std::optional<std::int64_t> bart_sequence::chosen() const { return s_->chosen; }
+const seq2seq_output& bart_sequence::result() const { return s_->out; }
 
 bart_model::bart_model(const std::filesystem::path& dir, hf::bart_config config, const load_options& options)
     : config_(std::move(config)), device_(options.device), impl_(std::make_unique<impl>(dir, config_, options)) {}
@@ -238,14 +367,20 @@ bart_model::~bart_model() = default;
 
 at::Tensor bart_model::encode(const std::vector<std::int64_t>& ids) const {
     at::NoGradGuard no_grad;
-    return impl_->encode(ids);
+    return impl_->encode({ids});
 }
 
 at::Tensor bart_model::decoder_logits(const std::vector<std::int64_t>& decoder_ids, const at::Tensor& encoded) const {
     at::NoGradGuard no_grad;
-    impl::kv cache;
-    const auto ckv = impl_->cross(encoded, 1);
-    return impl_->step(at::tensor(decoder_ids, at::kLong).unsqueeze(0), 0, cache, ckv)[0];
+    bart_sequence::state s;
+    impl_->cross(encoded, {encoded.size(1)}, {&s});
+    s.seqs.emplace_back();
+    std::vector<at::Tensor> rows;
+    for (auto id : decoder_ids) {
+        s.seqs[0].push_back(id);
+        rows.push_back(impl_->forward({&s}));
+    }
+    return at::cat(rows, 0);
 }
 
 std::string bart_model::describe() const {
@@ -255,107 +390,72 @@ std::string bart_model::describe() const {
                        device_.str());
 }
 
+std::vector<std::unique_ptr<bart_sequence>> bart_model::start(const std::vector<std::vector<std::int64_t>>& inputs,
+                                                              const std::vector<seq2seq_options>& options) const {
+    if (inputs.size() != options.size()) throw std::invalid_argument("bart_model::start: one options per input");
+    at::NoGradGuard no_grad;
+    std::vector<std::unique_ptr<bart_sequence>> out;
+    if (inputs.empty()) return out;
+    const at::Tensor encoded = impl_->encode(inputs);
+    std::vector<bart_sequence::state*> states;
+    std::vector<std::int64_t> lengths;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        auto st = std::make_unique<bart_sequence::state>();
+        st->o = options[i];
+        st->o.max_length = std::min(st->o.max_length, config_.max_position);
+        const auto nb = static_cast<std::size_t>(std::max<std::int64_t>(st->o.num_beams, 1));
+        st->seqs.assign(nb, std::vector<std::int64_t>{config_.generation.decoder_start});
+        st->beam_scores.assign(nb, -1e9);
+        st->beam_scores[0] = 0;
+        st->finished = hypotheses{nb, st->o.length_penalty, st->o.early_stopping, {}, 1e9};
+        if (st->o.max_length <= 1) st->out.finish_reason = "length", st->done = true;
+        states.push_back(st.get());
+        lengths.push_back(static_cast<std::int64_t>(inputs[i].size()));
+        out.push_back(std::make_unique<bart_sequence>(std::move(st)));
+    }
+    impl_->cross(encoded, lengths, states);
+    return out;
+}
+
+void bart_model::step(const std::vector<bart_sequence*>& sequences) const {
+    at::NoGradGuard no_grad;
+    std::vector<bart_sequence::state*> states;
+    for (auto* s : sequences) {
+        if (s->done()) throw std::invalid_argument("bart_model::step: a sequence that is done");
+        states.push_back(&s->get());
+    }
+    if (states.empty()) return;
+    const auto V = config_.vocab_size;
+    at::Tensor lp = at::log_softmax(impl_->forward(states), -1).contiguous();
+    float* rows = lp.data_ptr<float>();
+    for (auto* s : states) {
+        const auto n = static_cast<std::int64_t>(s->rows());
+        const auto origin = s->advance(rows, V, config_.generation);
+        rows += n * V;
+        if (origin.empty() || s->done) continue;
+        const at::Tensor idx = at::tensor(origin, at::kLong).to(device_);
+        for (std::size_t i = 0; i < s->k.size(); ++i) {
+            s->k[i] = s->k[i].index_select(0, idx);
+            s->v[i] = s->v[i].index_select(0, idx);
+        }
+    }
+}
+
 seq2seq_output bart_model::generate(const std::vector<std::int64_t>& ids, const seq2seq_options& o,
                                     const std::function<void(std::int64_t)>& on_token, const std::function<bool()>& cancelled) const {
-    at::NoGradGuard no_grad;
-    const auto& g = config_.generation;
-    const auto V = config_.vocab_size;
-    const std::int64_t max_length = std::min(o.max_length, config_.max_position);
-    seq2seq_options opts = o;
-    opts.max_length = max_length;
-    const at::Tensor encoded = impl_->encode(ids);
-    seq2seq_output out;
-    const auto nb = static_cast<std::size_t>(std::max<std::int64_t>(o.num_beams, 1));
-    if (nb == 1) {
-        const auto ckv = impl_->cross(encoded, 1);
-        impl::kv cache;
-        std::vector<std::int64_t> seq{g.decoder_start};
-        out.finish_reason = "length";
-        while (static_cast<std::int64_t>(seq.size()) < max_length) {
-            if (cancelled && cancelled()) {
-                out.finish_reason = "cancelled";
-                break;
-            }
-            const at::Tensor logits = impl_->step(at::full({1, 1}, seq.back(), at::kLong), static_cast<std::int64_t>(seq.size()) - 1,
-                                                  cache, ckv)[0][0];
-            const at::Tensor lp = at::log_softmax(logits, -1).contiguous();
-            std::vector<float> row(lp.data_ptr<float>(), lp.data_ptr<float>() + V);
-            process_scores(row, seq, g, opts);
-            const auto next = static_cast<std::int64_t>(std::max_element(row.begin(), row.end()) - row.begin());
-            seq.push_back(next);
-            out.tokens.push_back(next);
-            if (on_token) on_token(next);
-            if (next == g.eos) {
-                out.finish_reason = "stop";
-                break;
-            }
-        }
-        return out;
-    }
-    // Beam search, as transformers' BeamSearchScorer does it for one input.
-    const auto B = static_cast<std::int64_t>(nb);
-    const auto ckv = impl_->cross(encoded, B);
-    impl::kv cache;
-    std::vector<std::vector<std::int64_t>> seqs(nb, std::vector<std::int64_t>{g.decoder_start});
-    std::vector<double> beam_scores(nb, -1e9);
-    beam_scores[0] = 0;
-    hypotheses finished{nb, o.length_penalty, o.early_stopping, {}, 1e9};
-    bool done = false;
-    while (static_cast<std::int64_t>(seqs[0].size()) < max_length) {
+    auto started = start({ids}, {o});
+    auto& s = *started.front();
+    while (!s.done()) {
         if (cancelled && cancelled()) {
+            seq2seq_output out;
             out.finish_reason = "cancelled";
+            if (s.get().greedy()) out.tokens = s.result().tokens;
             return out;
         }
-        const auto cur_len = seqs[0].size();
-        std::vector<std::int64_t> last;
-        for (const auto& s : seqs) last.push_back(s.back());
-        const at::Tensor logits =
-            impl_->step(at::tensor(last, at::kLong).unsqueeze(1), static_cast<std::int64_t>(cur_len) - 1, cache, ckv).select(1, 0);
-        at::Tensor lp = at::log_softmax(logits, -1).contiguous();
-        float* rows = lp.data_ptr<float>();
-        for (std::size_t b = 0; b < nb; ++b) {
-            std::vector<float> row(rows + b * V, rows + (b + 1) * V);
-            process_scores(row, seqs[b], g, opts);
-            for (std::int64_t t = 0; t < V; ++t) rows[b * V + t] = static_cast<float>(row[static_cast<std::size_t>(t)] + beam_scores[b]);
-        }
-        const auto top = at::topk(lp.view({-1}), 2 * B, -1, true, true);
-        const at::Tensor values = std::get<0>(top).contiguous(), indices = std::get<1>(top).contiguous();
-        std::vector<std::vector<std::int64_t>> next_seqs;
-        std::vector<double> next_scores;
-        std::vector<std::int64_t> origin;
-        for (std::int64_t r = 0; r < 2 * B && next_seqs.size() < nb; ++r) {
-            const auto idx = indices[r].item<std::int64_t>();
-            const double score = values[r].item<float>();
-            const auto beam = static_cast<std::size_t>(idx / V);
-            const auto token = idx % V;
-            if (token == g.eos) {
-                if (r >= B) continue; // an EOS outside the top num_beams is not a hypothesis
-                finished.add(seqs[beam], score, true);
-                continue;
-            }
-            auto s = seqs[beam];
-            s.push_back(token);
-            next_seqs.push_back(std::move(s));
-            next_scores.push_back(score);
-            origin.push_back(static_cast<std::int64_t>(beam));
-        }
-        if (next_seqs.size() < nb) throw std::runtime_error("beam search ran out of candidates");
-        if (finished.done(values[0].item<float>(), cur_len)) {
-            done = true;
-            break;
-        }
-        cache = cache.select(at::tensor(origin, at::kLong).to(device_));
-        seqs = std::move(next_seqs);
-        beam_scores = std::move(next_scores);
+        step({&s});
+        if (on_token && s.chosen()) on_token(*s.chosen());
     }
-    if (!done)
-        for (std::size_t b = 0; b < nb; ++b) finished.add(seqs[b], beam_scores[b], false);
-    const auto best = std::max_element(finished.kept.begin(), finished.kept.end(),
-                                       [](const auto& a, const auto& b) { return a.score < b.score; });
-    out.tokens.assign(best->seq.begin() + 1, best->seq.end());
-    if (best->eos) out.tokens.push_back(g.eos);
-    out.finish_reason = best->eos ? "stop" : "length";
-    return out;
+    return s.result();
 }
 
 } // namespace tether::agent::encoder

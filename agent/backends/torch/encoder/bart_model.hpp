@@ -10,6 +10,13 @@
 // scores finished hypotheses: sum of log-probabilities / length^penalty with
 // the start token counted). The decoder's keys and values are cached and the
 // encoder's cross-attention keys and values computed once.
+//
+// Several requests decode together: start() encodes their inputs in one
+// padded, masked call, and each step() is one decoder forward over every row
+// of every sequence (a greedy one has a row, a beam search one per beam); the
+// projections, the MLPs and the output layer run over all rows at once, the
+// attention over each sequence's own cache and input, so a sequence gets the
+// same tokens alone or in company.
 
 #include "backends/hf/bart_config.hpp"
 #include "backends/torch/encoder/encoder_model.hpp"
@@ -40,6 +47,30 @@ struct seq2seq_output {
     std::string finish_reason;        // "stop" (EOS), "length", "cancelled"
 };
 
+// One request's generation inside a decoder batch: its search (greedy or
+// beams), its rows' decoder cache, its input's cross-attention keys and
+// values. Made by bart_model::start, advanced by bart_model::step.
+class bart_sequence {
+  public:
+    struct state;
+    explicit bart_sequence(std::unique_ptr<state> s);
+    ~bart_sequence();
+    bart_sequence(const bart_sequence&) = delete;
+    bart_sequence& operator=(const bart_sequence&) = delete;
+
+    bool done() const;
+    std::size_t rows() const;
+    // Greedy: the token the last step chose (none before the first, and for beams).
+    std::optional<std::int64_t> chosen() const;
+    // When done: the tokens and why it ended.
+    const seq2seq_output& result() const;
+
+    state& get() { return *s_; }
+
+  private:
+    std::unique_ptr<state> s_;
+};
+
 class bart_model {
   public:
     // Throws hf::folder_error naming the file and the tensor.
@@ -53,8 +84,18 @@ class bart_model {
     at::Tensor decoder_logits(const std::vector<std::int64_t>& decoder_ids, const at::Tensor& encoded) const;
     // Generates from `ids`. `on_token` (greedy only) gets each token as it is
     // chosen; `cancelled` is asked before each step.
+    // One request alone: start() and step() until it is done.
     seq2seq_output generate(const std::vector<std::int64_t>& ids, const seq2seq_options& options,
                             const std::function<void(std::int64_t)>& on_token, const std::function<bool()>& cancelled) const;
+
+    // Encodes `inputs` (each 1..max_position ids) in one call and starts a
+    // search for each with its options. A sequence whose max_length leaves no
+    // token to make is done at once.
+    std::vector<std::unique_ptr<bart_sequence>> start(const std::vector<std::vector<std::int64_t>>& inputs,
+                                                      const std::vector<seq2seq_options>& options) const;
+    // One decoder step over the rows of every sequence given (none done):
+    // each chooses its next token(s) and may end.
+    void step(const std::vector<bart_sequence*>& sequences) const;
 
     const hf::bart_config& config() const { return config_; }
     std::string describe() const;
