@@ -15,8 +15,10 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <random>
+#include <thread>
 
 using namespace tether::agent;
 using steady = std::chrono::steady_clock;
@@ -72,10 +74,28 @@ double gemm_bound(const tether::agent::hf::encoder_config& c, std::int64_t rows,
 // input, against a bare loop of the matrix-vector products one decoder step
 // needs (each layer's self and cross attention projections and MLP, and the
 // output projection over the vocabulary) for as many rows as beams.
+double bart_step_bound(const hf::bart_config& c, std::int64_t rows, double seconds) {
+    const auto d = c.d_model, f = c.decoder_ffn;
+    const at::Tensor x = at::randn({rows, d}), h = at::randn({rows, f});
+    const at::Tensor wd = at::randn({d, d}), wu = at::randn({f, d}), wo = at::randn({d, f}), head = at::randn({c.vocab_size, d});
+    std::size_t steps = 0;
+    const auto start = steady::now();
+    do {
+        for (std::int64_t l = 0; l < c.decoder_layers; ++l) {
+            for (int k = 0; k < 6; ++k) (void)tether::agent::lm::project(x, wd);
+            (void)tether::agent::lm::project(x, wu);
+            (void)tether::agent::lm::project(h, wo);
+        }
+        (void)tether::agent::lm::project(x, head);
+        ++steps;
+    } while (seconds_since(start) < seconds);
+    return static_cast<double>(steps) / seconds_since(start);
+}
+
 int bench_bart(const std::string& folder, const std::string& device, double seconds) {
     encoder::load_options lo;
     lo.device = at::Device(device);
-    auto engine = encoder::load_bart(folder, lo);
+    auto engine = encoder::load_bart(folder, lo, 8, std::chrono::microseconds(2000));
     const auto& m = engine->model();
     const auto& c = m.config();
     fmt::print("{}\n{} intra-op thread(s)\n", m.describe(), at::get_num_threads());
@@ -94,28 +114,48 @@ int bench_bart(const std::string& folder, const std::string& device, double seco
             ++runs;
         } while (seconds_since(start) < seconds);
         const double s = seconds_since(start);
-        // The bound, as bare products for `beams` rows.
-        const auto d = c.d_model, f = c.decoder_ffn;
-        const at::Tensor x = at::randn({beams, d}), h = at::randn({beams, f});
-        const at::Tensor wd = at::randn({d, d}), wu = at::randn({f, d}), wo = at::randn({d, f}), head = at::randn({c.vocab_size, d});
-        std::size_t steps = 0;
-        const auto bstart = steady::now();
-        do {
-            for (std::int64_t l = 0; l < c.decoder_layers; ++l) {
-                for (int k = 0; k < 6; ++k) (void)tether::agent::lm::project(x, wd);
-                (void)tether::agent::lm::project(x, wu);
-                (void)tether::agent::lm::project(h, wo);
-            }
-            (void)tether::agent::lm::project(x, head);
-            ++steps;
-        } while (seconds_since(bstart) < std::min(seconds, 2.0));
-        const double bound = static_cast<double>(steps) / seconds_since(bstart);
+        const double bound = bart_step_bound(c, beams, std::min(seconds, 2.0));
         const double steps_per_s = static_cast<double>(tokens) / s;
         fmt::print("{} beam(s): {:7.1f} tokens/s ({} summaries of {:.0f} tokens from {} input tokens, encoder included); the "
                    "bare products of a step: {:.1f} steps/s, so {:.2f} of the bound\n",
                    beams, steps_per_s, runs, static_cast<double>(tokens) / static_cast<double>(runs), ids.size(), bound,
                    steps_per_s / bound);
     }
+    // Concurrent requests through the engine's scheduler: N summaries share
+    // each decoder step; tokens/s of all of them against one alone.
+    double alone = 0;
+    for (std::size_t n : {1, 4, 8}) {
+        for (std::int64_t beams : {1, 4}) {
+            if (beams == 4 && n == 8) continue;
+            encoder::seq2seq_options o;
+            o.num_beams = beams;
+            o.max_length = 65;
+            std::atomic<std::size_t> tokens{0};
+            std::size_t rounds = 0;
+            const auto start = steady::now();
+            do {
+                std::vector<std::thread> ts;
+                for (std::size_t i = 0; i < n; ++i)
+                    ts.emplace_back([&] {
+                        cancellation_token none;
+                        tokens += engine->generate(ids, o, none, {}).out.tokens.size();
+                    });
+                for (auto& t : ts) t.join();
+                ++rounds;
+            } while (seconds_since(start) < seconds);
+            const double rate = static_cast<double>(tokens.load()) / seconds_since(start);
+            if (n == 1 && beams == 1) alone = rate;
+            const auto rows = static_cast<std::int64_t>(n) * beams;
+            const double steps_per_s = rate / static_cast<double>(n);
+            fmt::print("{} concurrent, {} beam(s): {:7.1f} tokens/s in all ({} rounds), {:.2f}x one greedy request alone; "
+                       "{:.2f} of the bare products of a {}-row step\n",
+                       n, beams, rate, rounds, alone > 0 ? rate / alone : 0.0,
+                       steps_per_s / bart_step_bound(m.config(), rows, std::min(seconds, 2.0)), rows);
+        }
+    }
+    const auto st = engine->stats();
+    fmt::print("scheduler: {} steps, {} encoder calls, widest step {} requests / {} rows\n", st.steps, st.encoder_calls,
+               st.widest_step, st.widest_rows);
     return 0;
 }
 

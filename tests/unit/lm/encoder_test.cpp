@@ -567,6 +567,71 @@ TEST_CASE("bart: logits, greedy and beam-search summaries match the reference", 
     CHECK(ended > 0); // some summaries end on </s> before the length limit, not all by force
 }
 
+TEST_CASE("bart: concurrent summaries share decoder steps and make the tokens they make alone", "[encoder][bart]") {
+    const auto folder = encoder_folder("bart-test");
+    // Up to 6 requests per step; an idle engine waits up to 1 s for company.
+    auto engine = encoder::load_bart(folder, test_load_options(), 6, 1s);
+    const auto& model = engine->model();
+    auto tokenize = [&](const std::string& t) {
+        const auto ids = engine->text().tokens().encode(t, true);
+        return std::vector<std::int64_t>(ids.begin(), ids.end());
+    };
+    // Inputs of different lengths (padded when encoded together), greedy and
+    // beam searches of different widths and lengths side by side.
+    std::vector<bart_job> jobs;
+    auto greedy = engine->defaults();
+    greedy.num_beams = 1;
+    auto three = engine->defaults();
+    three.num_beams = 3;
+    three.early_stopping = false;
+    three.max_length = 24;
+    auto short_greedy = greedy;
+    short_greedy.max_length = 6;
+    short_greedy.min_length = 0;
+    jobs.push_back({tokenize(texts()[1]), engine->defaults()});
+    jobs.push_back({tokenize(texts()[0]), greedy});
+    jobs.push_back({tokenize(texts()[3]), three});
+    jobs.push_back({tokenize(texts()[2]), short_greedy});
+    jobs.push_back({tokenize(texts()[1]), greedy});
+    std::vector<encoder::seq2seq_output> alone;
+    for (const auto& j : jobs) alone.push_back(model.generate(j.ids, j.o, {}, {}));
+    // The sixth request cancels itself after its third token; the others go on.
+    std::vector<encoder::bart_engine::outcome> together(jobs.size() + 1);
+    std::vector<std::vector<std::int64_t>> streamed(jobs.size() + 1);
+    std::vector<cancellation_token> cancels(jobs.size() + 1);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i <= jobs.size(); ++i)
+        threads.emplace_back([&, i] {
+            const auto& j = jobs[i < jobs.size() ? i : 1];
+            together[i] = engine->generate(j.ids, j.o, cancels[i], [&, i](std::int64_t t) {
+                streamed[i].push_back(t);
+                if (i == jobs.size() && streamed[i].size() == 3) cancels[i].cancel();
+            });
+        });
+    for (auto& t : threads) t.join();
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+        INFO("job " << i << ", " << jobs[i].o.num_beams << " beam(s), " << jobs[i].ids.size() << " input tokens");
+        CHECK(together[i].error.empty());
+        CHECK(together[i].out.finish_reason == alone[i].finish_reason);
+        CHECK(together[i].out.tokens == alone[i].tokens);
+        if (jobs[i].o.num_beams == 1) CHECK(streamed[i] == alone[i].tokens);
+        else CHECK(streamed[i].empty());
+    }
+    CHECK(together.back().out.finish_reason == "cancelled");
+    CHECK(streamed.back().size() == 3);
+    const auto stats = engine->stats();
+    CHECK(stats.widest_step >= 2);
+    CHECK(stats.widest_rows >= 5); // 4 beams and a greedy row at least
+    CHECK(stats.encoder_calls < jobs.size() + 1);
+    UNSCOPED_INFO(stats.steps << " steps, " << stats.encoder_calls << " encoder calls, widest " << stats.widest_step);
+    // A capacity of one runs them one after another, and gets the same.
+    auto single = encoder::load_bart(folder, test_load_options(), 1, 0us);
+    cancellation_token none;
+    const auto one = single->generate(jobs[0].ids, jobs[0].o, none, {});
+    CHECK(one.out.tokens == alone[0].tokens);
+    CHECK(single->stats().widest_step == 1);
+}
+
 TEST_CASE("bart: the torch backend streams a greedy summary, answers beam search and refuses bad params", "[encoder][bart]") {
     auto be = serving(encoder_folder("bart-test"));
     const auto card = be.card("s");
