@@ -2,8 +2,10 @@
 # The encoders' benchmark (issue 18): embeddings per second of a random-weight
 # folder of bert-base's shape (12 layers, width 768, the MiniLM tokenizer) at
 # forward batches of 1, 8 and 32, and images per second of ViT-base's shape
-# (224x224, 16x16 patches) at 1 and 8, made by tests/encoders/make_encoders.py;
-# each beside the bare GEMM bound of the same matrix products in the same run.
+# (224x224, 16x16 patches) at 1 and 8, and summarization tokens/s of bart-base's
+# shape (greedy, 4 beams, and 1/4/8 concurrent summaries sharing the BART
+# engine's decoder steps), made by tests/encoders/make_encoders.py; each beside
+# the bare GEMM bound of the same matrix products in the same run.
 #   BUILD_DIR=build-lmbench JOBS=2 THREADS=2 DEVICE=cpu|cuda SECONDS_EACH=5 NO_BUILD=1 KEEP=1 scripts/bench-encoders.sh
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} # as the agent runs
