@@ -16,6 +16,7 @@ packages=(
   libboost1.81-dev libsimdjson-dev libsqlitecpp-dev libsqlite3-dev libfmt-dev
   catch2 libssl-dev openssl libcli11-dev libpng-dev libjpeg62-turbo-dev libonig-dev libicu-dev
   clang libclang-rt-14-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev ffmpeg
   curl
 )
 for arg in "$@"; do

@@ -1,5 +1,6 @@
 // libFuzzer target for what the agent reads from hostile uploads: every input
-// goes to decode_wav, decode_image (small limits), parse_tensor_json and
+// goes to decode_wav, FFmpeg's layer (decode_audio, and transcode_video with
+// small limits and a pass-through frame callback), decode_image (small limits), parse_tensor_json and
 // parse_model_spec, and then, as an uploaded file, prompt and params, through
 // model_inputs' prepare_* for a few fixed sidecars; as each of a Whisper
 // folder's three config files (the other two valid); and, read as token ids,
@@ -7,6 +8,7 @@
 // allocate past libFuzzer's malloc limit, and what decodes must keep its
 // promises (sizes, ranges, limits) and survive encode -> decode (abort otherwise).
 #include "backends/model/image_codec.hpp"
+#include "backends/model/media.hpp"
 #include "backends/model/model_inputs.hpp"
 #include "backends/model/model_spec.hpp"
 #include "backends/model/tensor_json.hpp"
@@ -163,6 +165,8 @@ void check_inputs(std::string_view bytes) {
         case model_task::tensor:
             (void)prepare_tensor(j, spec);
             break;
+        case model_task::video: // check_media runs the video path
+            break;
         case model_task::text_generation:
             if (auto g = prepare_generation(j, spec, 1); g.ok() && g.value->max_tokens > spec.max_tokens_limit)
                 fail("generation max_tokens over the model's limit");
@@ -311,11 +315,47 @@ void check_encoder(std::string_view bytes) {
     }
 }
 
+// FFmpeg's demuxers and decoders behind the media layer's limits: at most
+// 2 s of audio, 64x64 frames, 8 frames, 8 MiB decoded, 2 s of time.
+void check_media(std::string_view bytes) {
+    media_limits limits;
+    limits.max_seconds = 2;
+    limits.max_decoded_bytes = 8U << 20;
+    limits.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    const auto r = decode_audio(bytes, 16000, limits);
+    if (!r.clip) {
+        if (r.error.empty()) fail("audio refused without a message");
+    } else {
+        if (r.clip->sample_rate != 16000) fail("audio at the wrong rate");
+        // 2 s, and what the resampler's flush and the last frame may add.
+        if (r.clip->samples.empty() || r.clip->samples.size() > 2 * 16000 + 16384) fail("audio past its limit");
+        for (const float v : r.clip->samples)
+            if (!(v >= -1.0F && v <= 1.0F)) fail("an audio sample outside [-1, 1] or NaN");
+    }
+    video_limits vl;
+    vl.media = limits;
+    vl.max_width = vl.max_height = 64;
+    vl.max_frames = 8;
+    std::size_t frames = 0;
+    const video_frame_fn count = [&frames](std::vector<image_rgb>& batch) -> std::optional<std::string> {
+        for (const auto& img : batch) {
+            if (img.width == 0 || img.width > 64 || img.height == 0 || img.height > 64) fail("a video frame past the limits");
+            if (img.pixels.size() != std::size_t{img.width} * img.height * 3) fail("a video frame of the wrong size");
+        }
+        frames += batch.size();
+        return std::nullopt;
+    };
+    const auto v = transcode_video(bytes, vl, 4, count, {}, {});
+    if (v.mp4.empty() && v.error.empty()) fail("video refused without a message");
+    if (frames > 8) fail("more video frames than the limit");
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
     check_wav(bytes);
+    check_media(bytes);
     check_image(bytes);
     check_tensor(bytes);
     check_spec(bytes);

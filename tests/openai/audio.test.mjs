@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import OpenAI, { toFile } from 'openai';
@@ -67,6 +68,27 @@ describe('speech recognition through the OpenAI client', () => {
     assert.ok(r.text.length > 0, 'an empty transcript');
     assert.equal(r.usage.type, 'duration');
     assert.equal(r.usage.seconds, 12);
+  });
+
+  test('an MP3 (and an Opus WebM, as the page records) transcribes like its WAV', async () => {
+    // Debian's ffmpeg makes them from the same clip; the agent probes the
+    // bytes, so a wrong file name changes nothing.
+    const dir = path.join(env.dir, 'media');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'clip.wav'), clip);
+    const made = (name, args) => {
+      execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-i', path.join(dir, 'clip.wav'), ...args, path.join(dir, name)]);
+      return fs.readFileSync(path.join(dir, name));
+    };
+    const mp3 = made('clip.mp3', ['-c:a', 'libmp3lame', '-b:a', '128k']);
+    const webm = made('clip.webm', ['-c:a', 'libopus', '-b:a', '64k']);
+    for (const [bytes, name] of [[mp3, 'meeting.mp3'], [webm, 'recording.webm'], [mp3, 'mislabelled.wav']]) {
+      const v = await client.audio.transcriptions.create({
+        file: await toFile(bytes, name), model: 'asr', language: 'en', response_format: 'verbose_json',
+      });
+      assert.ok(Math.abs(v.duration - 12) < 0.05, `${name}: duration ${v.duration}`);
+      assert.ok(v.text.length > 0, `${name}: an empty transcript`);
+    }
   });
 
   test('verbose_json, text, srt and vtt tell the same transcript', async () => {
@@ -163,9 +185,9 @@ describe('speech recognition through the OpenAI client', () => {
         return true;
       });
     };
-    await bad(await toFile(Buffer.from('this is not a wave file at all'), 'notes.txt'), {}, /notes\.txt: not a WAV file/);
+    await bad(await toFile(Buffer.from('this is not a wave file at all'), 'notes.txt'), {}, /notes\.txt: not an audio or video file this agent can read/);
     await bad(await toFile(Buffer.alloc(0), 'empty.wav'), {}, /empty/);
-    await bad(await toFile(wav(61, { rate: 8000 }), 'long.wav'), {}, /long\.wav is 61\.00 s long, over this model's limit of 60 s/);
+    await bad(await toFile(wav(61, { rate: 8000 }), 'long.wav'), {}, /long\.wav: it is 61\.00 s long, over this model's limit of 60 s/);
     await bad(await toFile(clip, 'a.wav'), { timestamp_granularities: ['word'] }, /word timestamps are not supported/);
     await bad(await toFile(clip, 'a.wav'), { language: 'xx' }, /"xx" is not a language this model knows/);
     await assert.rejects(client.audio.transcriptions.create({ file: await toFile(clip, 'a.wav'), model: 'chat' }),

@@ -110,31 +110,54 @@ prepared<std::string> first_file_bytes(const job& j, std::uint64_t max_bytes) {
     return accept(std::move(bytes));
 }
 
+std::chrono::steady_clock::time_point media_deadline(const job& j) {
+    using namespace std::chrono;
+    const auto now = steady_clock::now();
+    if (!j.deadline) return now + seconds(60);
+    // Decoding gets most of what is left before the broker gives up, never
+    // all of it: the model needs the rest. At least a second, so that a
+    // request close to its deadline still says why it failed.
+    const auto left = duration_cast<steady_clock::duration>(*j.deadline - system_clock::now());
+    return now + std::max<steady_clock::duration>(seconds(1), left * 3 / 4);
+}
+
+prepared<audio_format> prepare_audio_format(const job& j) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string padded(j.params_json.empty() ? std::string_view("{}") : std::string_view(j.params_json));
+    simdjson::dom::object params;
+    if (parser.parse(padded).get(params) != simdjson::SUCCESS) return refuse<audio_format>("params: expected a JSON object");
+    for (const char* key : {"response_format", "format"}) {
+        simdjson::dom::element e;
+        if (params.at_key(key).get(e) != simdjson::SUCCESS || e.is_null()) continue;
+        std::string_view name;
+        if (e.get(name) != simdjson::SUCCESS)
+            return refuse<audio_format>(fmt::format("params.{}: expected \"wav\", \"mp3\" or \"opus\"", key));
+        auto f = parse_audio_format(name);
+        if (!f)
+            return refuse<audio_format>(
+                fmt::format("params.{}: \"{}\" is not an audio format this model writes (wav, mp3, opus)", key, name.substr(0, 40)));
+        return accept(*f);
+    }
+    return accept(audio_format::wav);
+}
+
 prepared<audio_clip> prepare_audio(const job& j, const model_spec& spec) {
     auto bytes = first_file_bytes(j, spec.max_input_bytes);
     if (!bytes.ok()) return {std::nullopt, bytes.error};
-    // Bound the decode by the longest audio the model accepts, in the file's
-    // own rate (unknown until decoded, so take the highest rate we accept).
     const bool classify = spec.task == model_task::classification;
-    const double seconds = classify ? 3600.0 : spec.max_seconds;
-    auto decoded = decode_wav(*bytes.value, static_cast<std::uint64_t>(seconds * 384000) + 1);
+    media_limits limits;
+    limits.deadline = media_deadline(j);
+    if (classify) {
+        // Only the first spec.samples samples are read: decode just those
+        // (and a little more for the resampler), whatever the file's length.
+        limits.truncate = true;
+        limits.max_seconds = (spec.samples + 2.0) / spec.sample_rate;
+    } else {
+        limits.max_seconds = spec.max_seconds;
+    }
+    auto decoded = decode_audio(*bytes.value, spec.sample_rate, limits);
     if (!decoded.clip) return refuse<audio_clip>(fmt::format("{}: {}", j.files.front().name, decoded.error));
     audio_clip clip = std::move(*decoded.clip);
-    const double duration = static_cast<double>(clip.samples.size()) / clip.sample_rate;
-    if (!classify && duration > spec.max_seconds)
-        return refuse<audio_clip>(fmt::format("{} is {:.2f} s long, over this model's limit of {} s",
-                                              j.files.front().name, duration, spec.max_seconds));
-    if (clip.samples.empty()) return refuse<audio_clip>(fmt::format("{} holds no audio samples", j.files.front().name));
-    if (classify) {
-        // Only the first spec.samples output samples are kept: resample just
-        // the input they read (the same values), so that a long clip at a low
-        // rate (1 Hz) cannot ask for a huge buffer.
-        const double step = static_cast<double>(clip.sample_rate) / spec.sample_rate;
-        const auto needed = static_cast<std::size_t>((spec.samples + 1.0) * step) + 2;
-        if (clip.samples.size() > needed) clip.samples.resize(needed);
-    }
-    clip.samples = resample_linear(clip.samples, clip.sample_rate, spec.sample_rate);
-    clip.sample_rate = spec.sample_rate;
     if (classify) clip.samples.resize(spec.samples, 0.0F);
     return accept(std::move(clip));
 }

@@ -9,6 +9,7 @@
 #include "backends/model/model_spec.hpp"
 #include "backends/model/tensor_json.hpp"
 #include "backends/model/token_sampler.hpp"
+#include "backends/model/media.hpp"
 #include "backends/model/wav.hpp"
 
 #include <cstdint>
@@ -47,9 +48,19 @@ prepared<std::vector<std::int64_t>> prepare_text_tokens(const job& j, const mode
 // The first uploaded file's bytes (memory or spooled file), at most `max_bytes`.
 prepared<std::string> first_file_bytes(const job& j, std::uint64_t max_bytes);
 
-// A WAV upload mixed to mono and resampled to spec.sample_rate; audio task:
-// at most spec.max_seconds; classification: truncated / padded to spec.samples.
+// An audio upload in any format decode_audio reads, mixed to mono and
+// resampled to spec.sample_rate; audio task: at most spec.max_seconds;
+// classification: truncated / padded to spec.samples. Decoding stops at
+// media_deadline(j).
 prepared<audio_clip> prepare_audio(const job& j, const model_spec& spec);
+
+// The format an audio output is asked for: params.response_format (OpenAI's
+// name) or params.format, "wav" (the default), "mp3" or "opus".
+prepared<audio_format> prepare_audio_format(const job& j);
+
+// When decoding a job's media must be done: three quarters of the time left
+// before its deadline (at least a second), or a minute when it has none.
+std::chrono::steady_clock::time_point media_deadline(const job& j);
 
 // An image upload as 8-bit RGB: image task within max_width x max_height;
 // classification: within max_pixels, then resized to width x height.

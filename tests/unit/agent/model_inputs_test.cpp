@@ -106,7 +106,7 @@ TEST_CASE("audio is resampled to the model's rate and a classifier's is padded t
     auto fx = spec_of(R"({"task":"audio","input":{"sample_rate":8000},"limits":{"max_seconds":1}})");
     auto too_long = prepare_audio(with_file(encode_wav_pcm16(std::vector<float>(8001), 8000), "long.wav"), fx);
     REQUIRE_FALSE(too_long.ok());
-    CHECK(too_long.error.message.find("long.wav is 1.00 s long, over this model's limit of 1 s") == 0);
+    CHECK(too_long.error.message.find("long.wav: it is 1.00 s long, over this model's limit of 1 s") == 0);
     auto not_wav = prepare_audio(with_file("OggS....", "a.ogg"), fx);
     REQUIRE_FALSE(not_wav.ok());
     CHECK(not_wav.error.message.find("a.ogg: ") == 0);
