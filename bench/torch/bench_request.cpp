@@ -130,6 +130,7 @@ bench_request make_bench_request(const torch_bench_options& o) {
         }
         break;
     case model_task::image:
+    case model_task::video: // the bench times one forward: a video model's is one frame
         add_image(r, o.image, false);
         break;
     case model_task::audio:

@@ -10,10 +10,14 @@
 #include "torch_fixtures/fixtures.hpp"
 
 #include "backends/model/image_codec.hpp"
+#include "backends/model/media.hpp"
 #include "backends/model/wav.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 using namespace tether::itest;
 using tether::e2e::agent_process;
@@ -180,6 +184,102 @@ TEST_CASE("classification, audio, image and tensor requests come back through th
         const std::string good = s.t.submit(alice, "[1]", "Numbers");
         REQUIRE(s.t.wait_status(alice, good, "completed", 20s));
         CHECK(s.agent.running());
+    }
+}
+
+TEST_CASE("a video through an image model comes back as MP4 with its frames, size, length and sound", "[torch-e2e][media]") {
+    // The broker's Picture space takes files; its model here is the 2x
+    // inverting upscaler with a video sidecar.
+    torch_setup s;
+    const auto movie = fx::save_model(s.models.path(), "invert-video", R"(
+def forward(self, x: Tensor) -> Tensor:
+    return (1.0 - x).repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+)",
+                                      R"({"task":"video","input":{"batch":4},"output":{"scale":2},
+                                          "limits":{"max_width":64,"max_height":48,"max_seconds":5}})");
+    s.start({{"Picture", movie}, {"Sound", fx::half_gain(s.models.path())}});
+    INFO("agent log:\n" << s.agent.log());
+    REQUIRE(s.agent.wait_registered(30s));
+    auto alice = s.t.signed_in("alice");
+    const std::string dir = s.models.path();
+    // 1.5 s at 10 fps, 64x48, with a 440 Hz tone in AAC: made by Debian's ffmpeg.
+    const std::string mp4 = dir + "/in.mp4";
+    REQUIRE(std::system(("ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=10 -f lavfi -i "
+                         "sine=frequency=440:sample_rate=44100 -t 1.5 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest " +
+                         mp4).c_str()) == 0);
+    std::ifstream in(mp4, std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+
+    SECTION("frames, size, duration and the audio track") {
+        const std::string id = submit_file(alice, "Picture", "file", "clip.mp4", "video/mp4", bytes);
+        sse_reader events(alice, "/api/requests/" + id + "/events");
+        REQUIRE(s.t.wait_status(alice, id, "completed", 60s));
+        auto st = s.t.request_status(alice, id);
+        INFO(st.text());
+        CHECK(st.integer(result_path(st, "frames")) == 15);
+        CHECK(st.integer(result_path(st, "width")) == 128);
+        CHECK(st.integer(result_path(st, "height")) == 96);
+        CHECK(st.str(result_path(st, "audio")) == "copied (aac)");
+        auto dl = alice.get("/api/requests/" + id + "/files/1");
+        REQUIRE(dl.status == 200);
+        const std::string out = dir + "/out.mp4";
+        std::ofstream(out, std::ios::binary) << dl.body;
+        // ffprobe, independent of the agent, reads what it wrote.
+        const std::string probe = dir + "/probe.txt";
+        REQUIRE(std::system(("ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,width,height,nb_read_frames "
+                             "-show_entries format=duration -of default=noprint_wrappers=1 " + out + " > " + probe).c_str()) == 0);
+        std::ifstream p(probe);
+        const std::string facts{std::istreambuf_iterator<char>(p), std::istreambuf_iterator<char>()};
+        INFO(facts);
+        CHECK(facts.find("codec_name=h264") != std::string::npos);
+        CHECK(facts.find("width=128") != std::string::npos);
+        CHECK(facts.find("height=96") != std::string::npos);
+        CHECK(facts.find("nb_read_frames=15") != std::string::npos);
+        CHECK(facts.find("codec_type=audio") != std::string::npos);
+        const auto at = facts.find("duration=");
+        REQUIRE(at != std::string::npos);
+        CHECK(std::stod(facts.substr(at + 9)) == Approx(1.5).margin(0.1));
+        // Progress came as deltas: frames done of the total, batch by batch.
+        std::string progress;
+        for (const auto& e : events.seen())
+            if (e.event == "delta") progress += e.json().str("/text");
+        CHECK(progress.find("frames 4/15") != std::string::npos);
+        CHECK(progress.find("frames 15/15") != std::string::npos);
+    }
+    SECTION("a video over the limits or not a video is bad input") {
+        const std::string big = dir + "/big.mp4";
+        REQUIRE(std::system(("ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc=size=160x120:rate=5 -t 1 -c:v libx264 "
+                             "-pix_fmt yuv420p " + big).c_str()) == 0);
+        std::ifstream b(big, std::ios::binary);
+        const std::string large{std::istreambuf_iterator<char>(b), std::istreambuf_iterator<char>()};
+        const std::string over = submit_file(alice, "Picture", "file", "big.mp4", "video/mp4", large);
+        REQUIRE(s.t.wait_status(alice, over, "failed", 30s));
+        auto st = s.t.request_status(alice, over);
+        CHECK(st.str("/error/code") == "bad_input");
+        CHECK(st.str("/error/message") == "big.mp4: its frames are 160x120, over this model's limit of 64x48");
+        const std::string cut = submit_file(alice, "Picture", "file", "cut.mp4", "video/mp4", bytes.substr(0, bytes.size() / 3));
+        REQUIRE(s.t.wait_status(alice, cut, "failed", 30s));
+        CHECK(s.t.request_status(alice, cut).str("/error/code") == "bad_input");
+    }
+    SECTION("an audio model answers in MP3 when asked") {
+        std::vector<float> tone(8000);
+        for (std::size_t i = 0; i < tone.size(); ++i) tone[i] = static_cast<float>(0.6 * std::sin(static_cast<double>(i) * 0.05));
+        multipart_body body;
+        body.field("params", R"({"response_format":"mp3"})");
+        body.file("audio", "tone.wav", "audio/wav", wav_of(tone, 8000));
+        const std::string ctype = body.content_type();
+        auto r = alice.post("/api/spaces/Sound/requests", body.finish(), ctype);
+        REQUIRE(r.status == 202);
+        const std::string id = r.json().str("/request_id");
+        REQUIRE(s.t.wait_status(alice, id, "completed", 30s));
+        auto dl = alice.get("/api/requests/" + id + "/files/1");
+        REQUIRE(dl.status == 200);
+        tether::agent::media_limits l;
+        const auto back = tether::agent::decode_audio(dl.body, 8000, l);
+        INFO(back.error);
+        REQUIRE(back.clip);
+        CHECK(back.container == "mp3");
+        CHECK(static_cast<double>(back.clip->samples.size()) == Approx(8000).margin(200));
     }
 }
 

@@ -113,8 +113,9 @@ model_task task_of(std::string_view t) {
     if (t == "classification") return model_task::classification;
     if (t == "audio") return model_task::audio;
     if (t == "image") return model_task::image;
+    if (t == "video") return model_task::video;
     if (t == "tensor") return model_task::tensor;
-    throw spec_error(fmt::format("task: '{}' is not one of text-generation, classification, audio, image, tensor", t));
+    throw spec_error(fmt::format("task: '{}' is not one of text-generation, classification, audio, image, video, tensor", t));
 }
 
 void read_text_generation(const section_t& root, model_spec& s) {
@@ -194,6 +195,23 @@ void read_image(const section_t& root, model_spec& s) {
     s.max_input_bytes = uint_in(lim, "limits", "max_input_bytes", 1, 1ULL << 40, 64ULL << 20);
 }
 
+// An image model run over a video's frames: the image task's contract per
+// frame, with the video's own limits.
+void read_video(const section_t& root, model_spec& s) {
+    auto in = section(root, "input");
+    auto out = section(root, "output");
+    auto lim = section(root, "limits");
+    s.channels = static_cast<std::uint32_t>(uint_in(in, "input", "channels", 3, 3, 3));
+    s.frame_batch = static_cast<std::uint32_t>(uint_in(in, "input", "batch", 1, 256, 4));
+    s.scale = static_cast<std::uint32_t>(uint_in(out, "output", "scale", 1, 16, 1));
+    s.max_width = static_cast<std::uint32_t>(uint_in(lim, "limits", "max_width", 2, 8192, 1280));
+    s.max_height = static_cast<std::uint32_t>(uint_in(lim, "limits", "max_height", 2, 8192, 720));
+    s.max_pixels = static_cast<std::uint64_t>(s.max_width) * s.max_height;
+    s.max_seconds = number_in(lim, "limits", "max_seconds", 0.001, 3600, 60);
+    s.max_frames = uint_in(lim, "limits", "max_frames", 1, 1U << 20, 1800);
+    s.max_input_bytes = uint_in(lim, "limits", "max_input_bytes", 1, 1ULL << 40, 256ULL << 20);
+}
+
 void read_tensor(const section_t& root, model_spec& s) {
     auto in = section(root, "input");
     auto out = section(root, "output");
@@ -218,6 +236,7 @@ const char* to_string(model_task t) {
     case model_task::classification: return "classification";
     case model_task::audio: return "audio";
     case model_task::image: return "image";
+    case model_task::video: return "video";
     case model_task::tensor: return "tensor";
     }
     return "?";
@@ -259,6 +278,7 @@ model_spec_result parse_model_spec(std::string_view json, const std::string& def
         case model_task::classification: read_classification(root, s); break;
         case model_task::audio: read_audio(root, s); break;
         case model_task::image: read_image(root, s); break;
+        case model_task::video: read_video(root, s); break;
         case model_task::tensor: read_tensor(root, s); break;
         }
         r.spec = std::move(s);

@@ -12,7 +12,7 @@
 
 namespace tether::agent {
 
-enum class model_task { text_generation, classification, audio, image, tensor };
+enum class model_task { text_generation, classification, audio, image, video, tensor };
 enum class input_kind { text, audio, image };
 enum class tensor_dtype { float32, int64 };
 
@@ -55,9 +55,13 @@ struct model_spec {
     std::uint32_t output_sample_rate = 16000;
     double max_seconds = 30;
 
-    // image
+    // image (and video: each frame)
     std::uint32_t scale = 1;
     std::uint32_t max_width = 1024, max_height = 1024;
+
+    // video: frames per forward call, at most this many frames
+    std::uint32_t frame_batch = 4;
+    std::uint64_t max_frames = 1800;
 
     // tensor
     std::vector<std::int64_t> input_shape, output_shape; // -1 = any size

@@ -180,14 +180,15 @@ std::unique_ptr<encoder::encoder_engine> load_encoder_model(const std::string& s
 }
 
 std::unique_ptr<encoder::bart_engine> load_summarizer(const std::string& space, const std::string& dir, torch::Device device,
-                                                     const torch_options& opts) {
+                                                     const torch_options& opts, std::uint32_t cap) {
     const auto start = steady::now();
     return load_folder(space, dir, [&] {
         const auto lo = folder_options(device, opts);
-        auto engine = encoder::load_bart(dir, lo);
-        log::info("model {} for space {}: summarization, {}; inputs up to {} tokens, loaded in {:.0f} ms",
+        // Up to `cap` summaries share each decoder step.
+        auto engine = encoder::load_bart(dir, lo, cap, std::chrono::duration_cast<std::chrono::microseconds>(opts.batch_wait));
+        log::info("model {} for space {}: summarization, {}; inputs up to {} tokens, {} decoded together, loaded in {:.0f} ms",
                   std::filesystem::path(dir).filename().string(), space, engine->model().describe(),
-                  engine->model().config().max_position, ms_since(start));
+                  engine->model().config().max_position, engine->slots(), ms_since(start));
         return engine;
     });
 }
@@ -215,7 +216,7 @@ torch_backend::torch_backend(const torch_options& opts) {
                 served->asr = load_speech_model(space, path, device, opts, cap);
                 served->max_audio_seconds = opts.max_audio_seconds;
             } else if (type == "bart") {
-                served->s2s = load_summarizer(space, path, device, opts);
+                served->s2s = load_summarizer(space, path, device, opts, cap);
             } else if (hf::is_encoder_model_type(type)) {
                 served->enc = load_encoder_model(space, path, device, opts, cap);
             } else {
@@ -488,6 +489,8 @@ void run_classification(model_slot& m, const job& j, result_sink& sink) {
 
 void run_audio(model_slot& m, const job& j, result_sink& sink) {
     const auto& spec = m.model->spec();
+    auto format = prepare_audio_format(j);
+    if (!format.ok()) return sink.failed(format.error.code, format.error.message);
     auto clip = prepare_audio(j, spec);
     if (!clip.ok()) return sink.failed(clip.error.code, clip.error.message);
     const auto start = steady::now();
@@ -497,10 +500,13 @@ void run_audio(model_slot& m, const job& j, result_sink& sink) {
     const double inference_ms = ms_since(start);
     std::vector<float> samples(out.data_ptr<float>(), out.data_ptr<float>() + out.size(1));
     const double seconds = static_cast<double>(samples.size()) / spec.output_sample_rate;
-    sink.file(output_file{fmt::format("{}-{}.wav", input_stem(j), spec.name), "audio/wav",
-                          encode_wav_pcm16(samples, spec.output_sample_rate), {}});
+    auto encoded = encode_audio(samples, spec.output_sample_rate, *format.value);
+    if (encoded.bytes.empty()) return sink.failed("model_error", fmt::format("encoding the output failed: {}", encoded.error));
+    sink.file(output_file{fmt::format("{}-{}.{}", input_stem(j), spec.name, encoded.extension), encoded.mime,
+                          std::move(encoded.bytes), {}});
     protocol::json_writer w;
-    w.begin_object().key("seconds").value(seconds).key("sample_rate").value(static_cast<std::uint64_t>(spec.output_sample_rate)).end_object();
+    w.begin_object().key("seconds").value(seconds).key("sample_rate").value(static_cast<std::uint64_t>(spec.output_sample_rate));
+    w.key("format").value(encoded.extension).end_object();
     completion c;
     c.output = fmt::format("{:.2f} s of audio at {} Hz", seconds, spec.output_sample_rate);
     c.extra_json = w.take();
@@ -528,6 +534,76 @@ void run_image(model_slot& m, const job& j, result_sink& sink) {
     c.output = fmt::format("{}x{} image", result.width, result.height);
     c.extra_json = jw.take();
     c.inference_ms = inference_ms;
+    sink.completed(std::move(c));
+}
+
+// Video in, video out: the frames through the model in batches of the
+// sidecar's input.batch, encoded to MP4 with the source's audio; progress as
+// a delta per batch ("frames 8/60"), cancellation between batches.
+void run_video(model_slot& m, const job& j, cancellation_token& cancel, result_sink& sink) {
+    const auto& spec = m.model->spec();
+    auto bytes = first_file_bytes(j, spec.max_input_bytes);
+    if (!bytes.ok()) return sink.failed(bytes.error.code, bytes.error.message);
+    video_limits limits;
+    limits.media.max_seconds = spec.max_seconds;
+    limits.media.deadline = media_deadline(j);
+    limits.max_width = spec.max_width;
+    limits.max_height = spec.max_height;
+    limits.max_frames = spec.max_frames;
+    const std::int64_t scale = spec.scale;
+    double model_ms = 0;
+    const video_frame_fn through_model = [&](std::vector<image_rgb>& frames) -> std::optional<std::string> {
+        const auto h = static_cast<std::int64_t>(frames.front().height), w = static_cast<std::int64_t>(frames.front().width);
+        std::vector<float> planar;
+        planar.reserve(frames.size() * 3 * static_cast<std::size_t>(h * w));
+        for (const auto& f : frames) {
+            auto p = to_planar(f, {}, {});
+            planar.insert(planar.end(), p.begin(), p.end());
+        }
+        const auto n = static_cast<std::int64_t>(frames.size());
+        const auto start = steady::now();
+        torch::Tensor out;
+        try {
+            out = m.model->forward(float_tensor(planar, {n, 3, h, w})).contiguous();
+        } catch (const std::exception& e) {
+            return torch_error_text(e);
+        }
+        model_ms += ms_since(start);
+        if (out.dim() != 4 || out.size(0) != n || out.size(1) != 3 || out.size(2) != h * scale || out.size(3) != w * scale)
+            return fmt::format("forward returned {}, expected [{}, 3, {}, {}]", shape_text(out), n, h * scale, w * scale);
+        out = out.to(torch::kFloat);
+        const auto frame_floats = static_cast<std::size_t>(3 * h * scale * w * scale);
+        for (std::size_t i = 0; i < frames.size(); ++i)
+            frames[i] = from_planar(out.data_ptr<float>() + i * frame_floats, static_cast<std::uint32_t>(w * scale),
+                                    static_cast<std::uint32_t>(h * scale));
+        return std::nullopt;
+    };
+    const auto start = steady::now();
+    auto r = transcode_video(*bytes.value, limits, spec.frame_batch, through_model,
+                             [&](const video_progress& p) {
+                                 sink.delta(p.frames_total ? fmt::format("frames {}/{}\n", p.frames_done, p.frames_total)
+                                                           : fmt::format("frames {}\n", p.frames_done));
+                             },
+                             [&cancel] { return cancel.cancelled(); });
+    if (r.cancelled || cancel.cancelled()) return; // the broker has dropped the request
+    if (r.mp4.empty()) {
+        const std::string& name = j.files.front().name;
+        if (r.bad_input) return sink.failed("bad_input", fmt::format("{}: {}", name, r.error));
+        return sink.failed("model_error", fmt::format("model {} on {}: {}", spec.name, name, r.error));
+    }
+    const double total_ms = ms_since(start);
+    sink.file(output_file{fmt::format("{}-{}.mp4", input_stem(j), spec.name), "video/mp4", std::move(r.mp4), {}});
+    protocol::json_writer w;
+    w.begin_object().key("frames").value(r.frames).key("width").value(static_cast<std::uint64_t>(r.width));
+    w.key("height").value(static_cast<std::uint64_t>(r.height)).key("seconds").value(r.seconds);
+    w.key("video_codec").value(r.video_codec).key("audio").value(r.audio);
+    w.key("metrics").begin_object().key("model_ms").value(model_ms).key("total_ms").value(total_ms);
+    w.key("frames_per_second").value(total_ms > 0 ? static_cast<double>(r.frames) / (total_ms / 1000.0) : 0.0).end_object();
+    w.end_object();
+    completion c;
+    c.output = fmt::format("{} frames, {}x{}, {:.2f} s", r.frames, r.width, r.height, r.seconds);
+    c.extra_json = w.take();
+    c.inference_ms = model_ms;
     sink.completed(std::move(c));
 }
 
@@ -582,6 +658,7 @@ void torch_backend::run(const job& j, cancellation_token& cancel, result_sink& s
         case model_task::classification: return run_classification(m, j, sink);
         case model_task::audio: return run_audio(m, j, sink);
         case model_task::image: return run_image(m, j, sink);
+        case model_task::video: return run_video(m, j, cancel, sink);
         case model_task::tensor: return run_tensor(m, j, sink);
         }
     } catch (const std::exception& e) {

@@ -144,7 +144,8 @@ void torch_model::check_against_sidecar() {
         what = "samples [1, any]";
         break;
     case model_task::image:
-        input = torch::rand({batch, 3, 32, 32});
+    case model_task::video:
+        input = torch::rand({s.task == model_task::video ? 2 : batch, 3, 32, 32});
         expect = {3, 32 * static_cast<std::int64_t>(s.scale), 32 * static_cast<std::int64_t>(s.scale)};
         what = fmt::format("an image [batch, 3, {}·H, {}·W]", s.scale, s.scale);
         break;
