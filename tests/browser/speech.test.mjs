@@ -1,6 +1,6 @@
 // The page with a speech space: Chromium's fake microphone (fed a WAV file the
-// test writes) records in the page, the page encodes the take as WAV and
-// sends it, and the transcript from a Whisper folder served by
+// test writes) records in the page, the page sends the take in the browser's
+// own WebM/Opus (decoded by the agent's FFmpeg layer), and the transcript from a Whisper folder served by
 // tether-agent --backend torch (random weights, the real Whisper tokenizer:
 // tests/audio/make_whisper.py) comes back segment by segment with times and
 // downloads as text and SRT. An uploaded file gets the same.
@@ -91,7 +91,7 @@ describe('a speech space in the page', { timeout: 240000 }, () => {
     return result;
   }
 
-  test('recording from the microphone sends a WAV and shows the transcript with times', async () => {
+  test('recording from the microphone sends WebM/Opus and shows the transcript with times', async () => {
     const { context, page, problems } = await open_page(browser, env.base_url);
     try {
       await sign_in(page, ...ALICE);
@@ -102,7 +102,9 @@ describe('a speech space in the page', { timeout: 240000 }, () => {
       await page.waitForTimeout(2500);
       await page.getByTestId('record').click();
       await page.getByTestId('record-status').filter({ hasText: /Recorded \d+\.\d s/ }).waitFor();
-      const seconds = Number((await page.getByTestId('record-status').textContent()).match(/Recorded (\d+\.\d)/)[1]);
+      const status = await page.getByTestId('record-status').textContent();
+      assert.match(status, /\(WebM\/Opus\)/);
+      const seconds = Number(status.match(/Recorded (\d+\.\d)/)[1]);
       assert.ok(seconds >= 2, `recorded ${seconds} s`);
       await page.getByRole('button', { name: 'Send' }).click();
       const panel = page.getByTestId('request-panel').first();

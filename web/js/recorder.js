@@ -1,6 +1,9 @@
-// Records from the microphone in the page and encodes the take as a WAV file
-// (16-bit PCM, mono, at the audio device's rate; the agent resamples), with no
-// library: getUserMedia, an AudioWorklet that copies samples out, and a
+// Records from the microphone in the page. Where the browser has a
+// MediaRecorder for Opus (Chromium and Firefox: WebM/Opus or Ogg/Opus), the
+// take is sent in the browser's own format, small and as recorded (the
+// agent decodes it with FFmpeg's libraries). Elsewhere it is encoded as a
+// WAV file (16-bit PCM, mono, at the audio device's rate; the agent
+// resamples), with no library: an AudioWorklet that copies samples out and a
 // hand-written RIFF header.
 
 // Mono float samples in [-1, 1] -> a WAV Blob.
@@ -20,9 +23,63 @@ export function encode_wav(samples, rate) {
   return new Blob([buf], { type: 'audio/wav' });
 }
 
+// The Opus recording type this browser's MediaRecorder makes, or null.
+export function opus_recording_type() {
+  if (typeof MediaRecorder === 'undefined' || !MediaRecorder.isTypeSupported) return null;
+  for (const type of ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus']) if (MediaRecorder.isTypeSupported(type)) return type;
+  return null;
+}
+
+// Records with MediaRecorder in `type`; the same interface as create_recorder.
+function create_media_recorder(type, max_seconds) {
+  let stream = null;
+  let recorder = null;
+  let parts = [];
+  let started = 0;
+  let stopped_at = 0;
+  let timer = null;
+  const elapsed = () => ((stopped_at || (started ? performance.now() : 0)) - started) / 1000;
+
+  async function start() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error('This browser cannot record audio here (it needs HTTPS or localhost).');
+    stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+    parts = [];
+    stopped_at = 0;
+    recorder = new MediaRecorder(stream, { mimeType: type });
+    recorder.ondataavailable = (e) => { if (e.data && e.data.size) parts.push(e.data); };
+    recorder.start(250);
+    started = performance.now();
+    timer = setTimeout(() => { if (recorder && recorder.state === 'recording') recorder.stop(); }, max_seconds * 1000);
+  }
+
+  async function stop() {
+    clearTimeout(timer);
+    const r = recorder;
+    if (r && r.state !== 'inactive') await new Promise((resolve) => { r.onstop = resolve; r.stop(); });
+    stopped_at = performance.now();
+    if (stream) for (const t of stream.getTracks()) t.stop();
+    stream = null;
+    recorder = null;
+    const seconds = Math.min(elapsed(), max_seconds);
+    const mime = type.split(';')[0];
+    const file = new File(parts, mime === 'audio/ogg' ? 'recording.ogg' : 'recording.webm', { type: mime });
+    parts = [];
+    return { file, seconds };
+  }
+
+  return { start, stop, seconds: () => Math.min(elapsed(), max_seconds), recording: () => stream !== null };
+}
+
 // Returns {start(), stop() -> Promise<{file, seconds}>, seconds()}; start()
-// rejects with the browser's error when there is no microphone or no permission.
-export function create_recorder(max_seconds = 3600) {
+// rejects with the browser's error when there is no microphone or no
+// permission. `options.wav` forces the WAV path.
+export function create_recorder(max_seconds = 3600, options = {}) {
+  const type = options.wav ? null : opus_recording_type();
+  if (type) return create_media_recorder(type, max_seconds);
+  return create_wav_recorder(max_seconds);
+}
+
+function create_wav_recorder(max_seconds) {
   let stream = null;
   let ctx = null;
   let node = null;

@@ -19,7 +19,8 @@ const FILE_INPUTS = [
   { name: 'file', label: 'File', accept: '' },
 ];
 
-// Record from the microphone into a WAV file the form sends as the audio input.
+// Record from the microphone (WebM/Opus where the browser makes it, else WAV)
+// into the file the form sends as the audio input.
 function recorder_control() {
   const rec = create_recorder();
   const button = h('button', { type: 'button', class: 'secondary', dataset: { testid: 'record' } }, 'Record');
@@ -48,7 +49,8 @@ function recorder_control() {
     control.file = file;
     button.textContent = 'Record again';
     box.dataset.state = 'recorded';
-    state.textContent = ` Recorded ${seconds.toFixed(1)} s: sent with the request.`;
+    const kind = file.type === 'audio/webm' ? 'WebM/Opus' : file.type === 'audio/ogg' ? 'Ogg/Opus' : 'WAV';
+    state.textContent = ` Recorded ${seconds.toFixed(1)} s (${kind}): sent with the request.`;
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
   });
