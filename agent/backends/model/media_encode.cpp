@@ -129,7 +129,10 @@ encoded_audio encode_audio(const std::vector<float>& samples, std::uint32_t rate
     for (std::size_t at = 0; at < clean.size(); at += static_cast<std::size_t>(frame_size)) {
         const int n = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(frame_size), clean.size() - at));
         av_frame_unref(frame.get());
-        frame->nb_samples = frame_size; // the last frame padded with silence
+        // A short last frame where the encoder takes one (both do), else
+        // padded with silence to a whole frame.
+        const bool short_ok = (codec->capabilities & AV_CODEC_CAP_SMALL_LAST_FRAME) != 0;
+        frame->nb_samples = frame_size;
         frame->format = enc->sample_fmt;
         frame->sample_rate = enc->sample_rate;
         if (av_channel_layout_copy(&frame->ch_layout, &enc->ch_layout) < 0 || av_frame_get_buffer(frame.get(), 0) < 0)
@@ -137,8 +140,7 @@ encoded_audio encode_audio(const std::vector<float>& samples, std::uint32_t rate
         auto* d = reinterpret_cast<float*>(frame->data[0]);
         std::copy_n(clean.data() + at, n, d);
         std::fill(d + n, d + frame_size, 0.0F);
-        if (n < frame_size && !(codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE)) frame->nb_samples = frame_size;
-        else frame->nb_samples = n;
+        if (short_ok) frame->nb_samples = n;
         frame->pts = static_cast<std::int64_t>(at);
         if (const int rc = avcodec_send_frame(enc.get(), frame.get()); rc < 0)
             return fail(fmt::format("encoding failed: {}", av_error_text(rc)));

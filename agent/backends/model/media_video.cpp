@@ -91,7 +91,7 @@ class video_transcoder {
         avcodec_send_packet(dec_.get(), nullptr);
         if (auto e = drain(frame.get()); !e.empty()) return fail(std::move(e));
         if (result_.cancelled) return result_;
-        if (auto e = flush_batch(); !e.empty()) return result_.error.empty() ? fail(std::move(e), false) : result_;
+        if (auto e = flush_batch(); !e.empty()) return result_;
         if (result_.cancelled) return result_;
         if (frames_in_ == 0) return fail(fmt::format("it holds no video frames ({} in {})", avcodec_get_name(dec_->codec_id), input_.container()));
         if (auto e = finish(); !e.empty()) return fail(std::move(e), false);
@@ -187,6 +187,8 @@ class video_transcoder {
     }
 
     // Runs the model over the pending frames and encodes what it returns.
+    // What fails from here on is the model's or the encoder's, never the
+    // input's: recorded as such before the callers see it.
     std::string flush_batch() {
         if (pending_.empty()) return {};
         if (cancelled_ && cancelled_()) {
@@ -194,12 +196,14 @@ class video_transcoder {
             result_.error = "cancelled";
             return {};
         }
+        auto e = run_batch();
+        if (!e.empty()) fail(e, false);
+        return e;
+    }
+
+    std::string run_batch() {
         const std::size_t n = pending_.size();
-        if (auto e = process_(pending_)) {
-            result_.error = std::move(*e);
-            result_.bad_input = false;
-            return result_.error;
-        }
+        if (auto e = process_(pending_)) return std::move(*e);
         if (pending_.size() != n) return fmt::format("the model returned {} frames for {}", pending_.size(), n);
         for (std::size_t i = 0; i < n; ++i) {
             const image_rgb& img = pending_[i];
@@ -324,7 +328,6 @@ class video_transcoder {
 
     std::string audio_packet(AVPacket* p) {
         if (audio_index_ < 0) return {};
-        if (first_audio_dts_ == AV_NOPTS_VALUE && p->dts != AV_NOPTS_VALUE) first_audio_dts_ = p->dts;
         if (!header_written_) {
             // Held until the first frames come back from the model (the
             // output's size is known only then); bounded by the upload's size.
@@ -385,7 +388,7 @@ class video_transcoder {
     std::vector<image_rgb> pending_;
     std::vector<std::int64_t> pending_pts_;
     std::uint64_t frames_in_ = 0, decoded_bytes_ = 0, decode_errors_ = 0;
-    std::int64_t first_pts_ = AV_NOPTS_VALUE, last_pts_ = AV_NOPTS_VALUE, first_audio_dts_ = AV_NOPTS_VALUE;
+    std::int64_t first_pts_ = AV_NOPTS_VALUE, last_pts_ = AV_NOPTS_VALUE;
     video_progress progress_state_;
 
     temp_file file_;

@@ -183,33 +183,35 @@ void read_audio(const section_t& root, model_spec& s) {
     s.max_input_bytes = uint_in(lim, "limits", "max_input_bytes", 1, 1ULL << 40, 256ULL << 20);
 }
 
-void read_image(const section_t& root, model_spec& s) {
+// The frame contract image and video share: RGB in, `scale` times larger
+// out, within max_width x max_height; the defaults are each task's.
+struct frame_defaults {
+    std::uint64_t min_side, max_side, width, height, input_bytes;
+};
+
+void read_frames(const section_t& root, model_spec& s, const frame_defaults& d) {
     auto in = section(root, "input");
     auto out = section(root, "output");
     auto lim = section(root, "limits");
     s.channels = static_cast<std::uint32_t>(uint_in(in, "input", "channels", 3, 3, 3));
     s.scale = static_cast<std::uint32_t>(uint_in(out, "output", "scale", 1, 16, 1));
-    s.max_width = static_cast<std::uint32_t>(uint_in(lim, "limits", "max_width", 1, 16384, 1024));
-    s.max_height = static_cast<std::uint32_t>(uint_in(lim, "limits", "max_height", 1, 16384, 1024));
+    s.max_width = static_cast<std::uint32_t>(uint_in(lim, "limits", "max_width", d.min_side, d.max_side, d.width));
+    s.max_height = static_cast<std::uint32_t>(uint_in(lim, "limits", "max_height", d.min_side, d.max_side, d.height));
     s.max_pixels = static_cast<std::uint64_t>(s.max_width) * s.max_height;
-    s.max_input_bytes = uint_in(lim, "limits", "max_input_bytes", 1, 1ULL << 40, 64ULL << 20);
+    s.max_input_bytes = uint_in(lim, "limits", "max_input_bytes", 1, 1ULL << 40, d.input_bytes);
 }
 
+void read_image(const section_t& root, model_spec& s) { read_frames(root, s, {1, 16384, 1024, 1024, 64ULL << 20}); }
+
 // An image model run over a video's frames: the image task's contract per
-// frame, with the video's own limits.
+// frame (at most 8192 a side, even for H.264), with the video's own limits.
 void read_video(const section_t& root, model_spec& s) {
+    read_frames(root, s, {2, 8192, 1280, 720, 256ULL << 20});
     auto in = section(root, "input");
-    auto out = section(root, "output");
     auto lim = section(root, "limits");
-    s.channels = static_cast<std::uint32_t>(uint_in(in, "input", "channels", 3, 3, 3));
     s.frame_batch = static_cast<std::uint32_t>(uint_in(in, "input", "batch", 1, 256, 4));
-    s.scale = static_cast<std::uint32_t>(uint_in(out, "output", "scale", 1, 16, 1));
-    s.max_width = static_cast<std::uint32_t>(uint_in(lim, "limits", "max_width", 2, 8192, 1280));
-    s.max_height = static_cast<std::uint32_t>(uint_in(lim, "limits", "max_height", 2, 8192, 720));
-    s.max_pixels = static_cast<std::uint64_t>(s.max_width) * s.max_height;
     s.max_seconds = number_in(lim, "limits", "max_seconds", 0.001, 3600, 60);
     s.max_frames = uint_in(lim, "limits", "max_frames", 1, 1U << 20, 1800);
-    s.max_input_bytes = uint_in(lim, "limits", "max_input_bytes", 1, 1ULL << 40, 256ULL << 20);
 }
 
 void read_tensor(const section_t& root, model_spec& s) {
