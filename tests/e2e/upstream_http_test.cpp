@@ -4,11 +4,16 @@
 // JSON, plain text, an audio file or an SSE stream, as the prompt asks.
 #include "e2e/upstream_support.hpp"
 #include "testkit/multipart_body.hpp"
+#include "testkit/temp_dir.hpp"
 #include "testkit/test_upstream.hpp"
 
 #include "tether/shared/base64.hpp"
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <tuple>
 #include <mutex>
 
 using namespace tether::itest;
@@ -175,6 +180,117 @@ TEST_CASE("the http kind with #body=multipart sends the prompt, params and files
     CHECK(got.body.find(R"("voice":"alto")") != std::string::npos);
     CHECK(got.body.find("name=\"file\"; filename=\"input.wav\"\r\nContent-Type: audio/wav\r\n\r\n" + speech + "\r\n") !=
           std::string::npos);
+}
+
+namespace {
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// What ffprobe (independent of the agent) says of `bytes`: "codec_name,sample_rate,channels,duration".
+std::string probe(const temp_dir& dir, const std::string& bytes) {
+    const std::string in = dir.path() + "/probe.bin", out = dir.path() + "/probe.txt";
+    std::ofstream(in, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    const std::string cmd = "ffprobe -v error -select_streams a:0 -show_entries stream=codec_name,sample_rate,channels:format=duration "
+                            "-of csv=p=0:nk=1 " + in + " > " + out;
+    if (std::system(cmd.c_str()) != 0) return "(ffprobe failed)";
+    std::string text = read_bytes(out);
+    for (char& c : text)
+        if (c == '\n') c = ',';
+    while (!text.empty() && text.back() == ',') text.pop_back();
+    return text;
+}
+
+// Seconds of audio the ffmpeg command decodes from `bytes` (gapless trimming
+// honoured, unlike a container's duration estimate); -1 when it fails.
+double decoded_seconds(const temp_dir& dir, const std::string& bytes) {
+    const std::string in = dir.path() + "/decode.bin", out = dir.path() + "/decode.raw";
+    std::ofstream(in, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (std::system(("ffmpeg -nostdin -loglevel error -y -i " + in + " -f s16le -ac 1 -ar 16000 " + out).c_str()) != 0) return -1;
+    return static_cast<double>(read_bytes(out).size()) / (2 * 16000);
+}
+
+std::string submit_audio(http_client& alice, const std::string& prompt, const std::string& params, const std::string& name,
+                         const std::string& mime, const std::string& bytes) {
+    multipart_body body;
+    body.field("prompt", prompt);
+    body.field("params", params);
+    if (!bytes.empty()) body.file("file", name, mime, bytes);
+    const std::string ctype = body.content_type();
+    auto r = alice.post("/api/spaces/relay/requests", body.finish(), ctype);
+    INFO(r.describe());
+    REQUIRE(r.status == 202);
+    return r.json().str("/request_id");
+}
+
+} // namespace
+
+TEST_CASE("the http kind converts an audio answer to the response_format asked for, and inputs to WAV with #audio=wav",
+          "[e2e][upstream][media]") {
+    temp_dir dir;
+    test_upstream up(endpoint);
+    relay_options o;
+    o.features = "prompt,file";
+    relay r(up.url("/tts#audio=wav:16000"), o);
+    auto alice = r.t.signed_in("alice");
+
+    SECTION("a WAV answer asked for as MP3 and as Opus; WAV asked for stays the upstream's bytes") {
+        for (const auto& [format, codec, mime, name] :
+             {std::tuple{"mp3", "mp3", "audio/mpeg", "speech.mp3"}, std::tuple{"opus", "opus", "audio/ogg", "speech.opus"},
+              std::tuple{"wav", "pcm_s16le", "audio/wav", "speech.wav"}}) {
+            INFO(format);
+            const std::string id = submit_audio(alice, "as-audio", std::string(R"({"response_format":")") + format + "\"}", "", "", "");
+            REQUIRE(r.t.wait_status(alice, id, "completed", 20s));
+            auto st = r.t.request_status(alice, id);
+            INFO(st.text());
+            CHECK(st.text().find(name) != std::string::npos);
+            auto dl = alice.get("/api/requests/" + id + "/files/1");
+            REQUIRE(dl.status == 200);
+            CHECK(dl.header("content-type").find(mime) == 0);
+            const std::string p = probe(dir, dl.body);
+            INFO(p);
+            // The codec, one channel, and the upstream's 0.5 s kept (within a codec frame).
+            CHECK(p.rfind(std::string(codec) + ",", 0) == 0);
+            CHECK(p.find(",1,") != std::string::npos);
+            CHECK(decoded_seconds(dir, dl.body) == Approx(0.5).margin(0.04));
+            if (std::string(format) == "wav") {
+                CHECK(dl.body == speech);
+                CHECK(st.text().find("converted from") == std::string::npos);
+            } else {
+                CHECK(st.text().find("converted from pcm in wav to mono") != std::string::npos);
+            }
+        }
+    }
+    SECTION("an MP3 upload reaches the upstream as 16-bit mono WAV at 16 kHz") {
+        const std::string mp3 = dir.path() + "/in.mp3";
+        REQUIRE(std::system(("ffmpeg -nostdin -loglevel error -y -f lavfi -i sine=frequency=440:duration=1.5:sample_rate=44100 "
+                             "-ac 2 -c:a libmp3lame -b:a 96k " + mp3).c_str()) == 0);
+        const std::string id = submit_audio(alice, "as-json", "{}", "voice.mp3", "audio/mpeg", read_bytes(mp3));
+        REQUIRE(r.t.wait_status(alice, id, "completed", 20s));
+        auto reqs = up.requests();
+        REQUIRE(!reqs.empty());
+        auto sent = json_doc::parse(reqs.back().body);
+        CHECK(sent.str("/files/0/name") == "voice.wav");
+        CHECK(sent.str("/files/0/mime") == "audio/wav");
+        const auto wav = tether::base64_decode(sent.str("/files/0/data"));
+        REQUIRE(wav);
+        const std::string p = probe(dir, *wav);
+        INFO(p);
+        CHECK(p.rfind("pcm_s16le,16000,1,", 0) == 0);
+        CHECK(decoded_seconds(dir, *wav) == Approx(1.5).margin(0.04));
+    }
+    SECTION("an upload that is not audio, sent as audio, is refused before the upstream is called") {
+        const auto before = up.requests().size();
+        const std::string id = submit_audio(alice, "as-json", "{}", "voice.mp3", "audio/mpeg", "this is not an mp3 at all");
+        REQUIRE(r.t.wait_status(alice, id, "failed", 20s));
+        auto st = r.t.request_status(alice, id);
+        INFO(st.text());
+        CHECK(st.str("/error/code") == "bad_input");
+        CHECK(st.text().find("voice.mp3 cannot be sent as WAV") != std::string::npos);
+        CHECK(up.requests().size() == before);
+    }
 }
 
 namespace {

@@ -106,6 +106,7 @@ audio_decode_result decode_with_ffmpeg(std::string_view bytes, std::uint32_t rat
     audio_decode_result r;
     r.container = input.container();
     r.codec = avcodec_get_name(par->codec_id);
+    if (rate == 0) rate = static_cast<std::uint32_t>(par->sample_rate);
     audio_clip clip;
     clip.sample_rate = rate;
     mono_resampler mixer;
@@ -217,7 +218,6 @@ bool looks_like_wav(std::string_view bytes) {
 }
 
 audio_decode_result decode_audio(std::string_view bytes, std::uint32_t rate, const media_limits& limits) {
-    if (rate == 0) return refused("no target sample rate");
     if (looks_like_wav(bytes)) {
         // The WAV decoder reads what it knows faster than probing; what it
         // does not (compressed WAV) goes on to FFmpeg.
@@ -243,8 +243,10 @@ audio_decode_result decode_audio(std::string_view bytes, std::uint32_t rate, con
             }
             if (clip.sample_rate > limits.max_sample_rate)
                 return refused(fmt::format("its sample rate of {} Hz is over the limit of {} Hz", clip.sample_rate, limits.max_sample_rate));
-            clip.samples = resample_linear(clip.samples, clip.sample_rate, rate);
-            clip.sample_rate = rate;
+            if (rate != 0 && rate != clip.sample_rate) {
+                clip.samples = resample_linear(clip.samples, clip.sample_rate, rate);
+                clip.sample_rate = rate;
+            }
             r.clip = std::move(clip);
             return r;
         }

@@ -39,7 +39,7 @@ struct media_limits {
 };
 
 struct audio_decode_result {
-    std::optional<audio_clip> clip; // mono, at the rate asked for
+    std::optional<audio_clip> clip; // mono, at the rate asked for (or the file's own)
     std::string error;              // a human message when !clip
     std::string container;          // FFmpeg's name of what was probed ("mp3", "ogg", "wav" …)
     std::string codec;              // "mp3", "opus", "pcm_s16le" … ("" when refused early)
@@ -72,6 +72,22 @@ struct encoded_audio {
     std::uint32_t sample_rate = 0; // the file's (MP3 and Opus take a rate they support)
 };
 encoded_audio encode_audio(const std::vector<float>& samples, std::uint32_t rate, audio_format format);
+
+// An audio file (any format decode_audio reads) as `format`, mono, at its
+// own rate (or `rate` when not 0; MP3 and Opus round it to one they take).
+// A file that already is `format` at that rate comes back unchanged
+// (`converted` false): WAV means 16-bit mono PCM, MP3 an MP3 stream, Opus
+// Opus in Ogg. `error` names why not (the input's fault when `bad_input`).
+struct converted_audio {
+    std::string bytes;
+    std::string error;
+    bool bad_input = false;
+    bool converted = false;
+    std::string mime, extension;
+    std::string from; // what it was: "mp3 in mp3", "pcm_s16le in wav" …
+    std::uint32_t sample_rate = 0;
+};
+converted_audio convert_audio(std::string_view bytes, audio_format format, std::uint32_t rate, const media_limits& limits);
 
 // Video in, video out.
 struct video_limits {

@@ -26,6 +26,15 @@ struct dyn_buffer_output {
     }
 };
 
+// A canonical WAV header (fmt chunk first) of 16-bit mono PCM.
+bool is_mono_pcm16_wav(std::string_view b) {
+    if (!looks_like_wav(b) || b.size() < 36 || b.substr(12, 4) != "fmt ") return false;
+    auto u16 = [&](std::size_t at) {
+        return static_cast<unsigned>(static_cast<unsigned char>(b[at])) | static_cast<unsigned>(static_cast<unsigned char>(b[at + 1])) << 8;
+    };
+    return u16(20) == 1 && u16(22) == 1 && u16(34) == 16;
+}
+
 std::uint32_t nearest_rate(std::uint32_t rate, const std::vector<std::uint32_t>& supported) {
     for (auto r : supported)
         if (r >= rate) return r;
@@ -155,6 +164,43 @@ encoded_audio encode_audio(const std::vector<float>& samples, std::uint32_t rate
     if (size > 0 && buf) r.bytes.assign(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size));
     av_free(buf);
     if (r.bytes.empty()) return fail("the encoded audio is empty");
+    return r;
+}
+
+converted_audio convert_audio(std::string_view bytes, audio_format format, std::uint32_t rate, const media_limits& limits) {
+    converted_audio r;
+    auto decoded = decode_audio(bytes, rate, limits);
+    if (!decoded.clip) {
+        r.error = std::move(decoded.error);
+        r.bad_input = true;
+        return r;
+    }
+    r.from = decoded.codec + " in " + decoded.container;
+    const audio_clip& clip = *decoded.clip;
+    // Already what was asked for: the bytes as they are, not re-encoded
+    // (a lossy format would lose more each time).
+    const bool same_rate = rate == 0 || rate == clip.sample_rate;
+    const bool already = !decoded.truncated && same_rate &&
+                         ((format == audio_format::wav && is_mono_pcm16_wav(bytes)) ||
+                          (format == audio_format::mp3 && decoded.codec == "mp3") ||
+                          (format == audio_format::opus && decoded.codec == "opus" && decoded.container == "ogg"));
+    if (already) {
+        r.bytes.assign(bytes);
+        r.mime = format == audio_format::wav ? "audio/wav" : format == audio_format::mp3 ? "audio/mpeg" : "audio/ogg";
+        r.extension = format == audio_format::wav ? "wav" : format == audio_format::mp3 ? "mp3" : "opus";
+        r.sample_rate = clip.sample_rate;
+        return r;
+    }
+    auto enc = encode_audio(clip.samples, clip.sample_rate, format);
+    if (enc.bytes.empty()) {
+        r.error = std::move(enc.error);
+        return r;
+    }
+    r.bytes = std::move(enc.bytes);
+    r.converted = true;
+    r.mime = std::move(enc.mime);
+    r.extension = std::move(enc.extension);
+    r.sample_rate = enc.sample_rate;
     return r;
 }
 

@@ -1,5 +1,6 @@
 // Kind http: a job POSTed to any HTTP endpoint, its answer made the result.
 #include "backends/upstream/sse_lines.hpp"
+#include "backends/upstream/upstream_media.hpp"
 #include "backends/upstream/upstream_backend.hpp"
 
 #include "tether/protocol/json_writer.hpp"
@@ -248,8 +249,14 @@ upstream_outcome run_http_job(const upstream_target& t, boost::asio::ssl::contex
     } else {
         const std::string type = mime.empty() ? "application/octet-stream" : mime;
         const std::string name = file_name.empty() ? "output." + extension_for(type) : file_name;
-        c.output = fmt::format("{} ({}, {} bytes)", name, type, body.size());
-        sink.file(output_file{name, type, std::move(body), {}});
+        auto answer = answer_in_requested_format(j, output_file{name, type, std::move(body), {}});
+        if (!answer.error.empty()) {
+            sink.failed("upstream_error", std::move(answer.error));
+            return out;
+        }
+        if (!answer.note.empty()) w.key("audio").value(answer.note);
+        c.output = fmt::format("{} ({}, {} bytes)", answer.file.name, answer.file.mime, answer.file.bytes.size());
+        sink.file(std::move(answer.file));
     }
     w.end_object();
     c.extra_json = w.take();
@@ -461,8 +468,18 @@ upstream_outcome run_gradio_job(const upstream_target& t, boost::asio::ssl::cont
             const auto head = step(fetch, bytes);
             if (mime.empty()) mime = head.content_type.empty() ? "application/octet-stream" : media_type(head.content_type);
             if (name.empty()) name = "output." + extension_for(mime);
-            c.output = fmt::format("{} ({}, {} bytes)", name, mime, bytes.size());
-            sink.file(output_file{name, mime, std::move(bytes), {}});
+            auto answer = answer_in_requested_format(j, output_file{name, mime, std::move(bytes), {}});
+            if (!answer.error.empty()) {
+                sink.failed("upstream_error", std::move(answer.error));
+                return out;
+            }
+            if (!answer.note.empty()) {
+                protocol::json_writer w;
+                w.begin_object().key("audio").value(answer.note).end_object();
+                c.extra_json = w.take();
+            }
+            c.output = fmt::format("{} ({}, {} bytes)", answer.file.name, answer.file.mime, answer.file.bytes.size());
+            sink.file(std::move(answer.file));
         } else {
             c.output = final_json;
         }

@@ -1,4 +1,5 @@
 #include "backends/upstream/upstream_backend.hpp"
+#include "backends/upstream/upstream_media.hpp"
 
 #include "tether/shared/log.hpp"
 
@@ -128,9 +129,16 @@ void upstream_backend::run(const job& j, cancellation_token& cancel, result_sink
     auto* tls = tls_ ? &*tls_ : nullptr;
     const auto limits = limits_for(s.target.url, j);
     const std::string& kind = s.target.url.kind;
-    const auto out = kind == "openai"   ? run_openai_job(s.target, tls, model, j, cancel, sink, limits)
-                     : kind == "gradio" ? run_gradio_job(s.target, tls, j, cancel, sink, limits)
-                                        : run_http_job(s.target, tls, j, cancel, sink, limits);
+    // #audio=wav: the upstream is sent WAV whatever the user uploaded.
+    std::optional<job> as_wav;
+    if (s.target.url.audio_wav) {
+        as_wav.emplace(j);
+        if (auto error = inputs_as_wav(s.target.url, *as_wav)) return sink.failed("bad_input", std::move(*error));
+    }
+    const job& sent = as_wav ? *as_wav : j;
+    const auto out = kind == "openai"   ? run_openai_job(s.target, tls, model, sent, cancel, sink, limits)
+                     : kind == "gradio" ? run_gradio_job(s.target, tls, sent, cancel, sink, limits)
+                                        : run_http_job(s.target, tls, sent, cancel, sink, limits);
     if (out.unreachable) health_->mark_down(j.space, out.error);
 }
 

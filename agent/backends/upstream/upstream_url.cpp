@@ -67,14 +67,27 @@ bool apply_setting(upstream_url& u, const std::string& item, std::string& error)
         if (!d || d->count() <= 0) return bad("not a duration (\"30\", \"500ms\", \"2m\")");
         if (key == "timeout") u.timeout = *d;
         else u.connect_timeout = *d;
+    } else if (key == "audio" && u.kind != "openai") {
+        // "wav" or "wav:RATE": audio and video inputs sent as 16-bit mono WAV.
+        if (value != "wav" && !value.starts_with("wav:")) return bad("expected wav or wav:RATE (wav:16000)");
+        u.audio_wav = true;
+        if (value.size() > 4) {
+            unsigned rate = 0;
+            const auto* b = value.data() + 4;
+            const auto* e = value.data() + value.size();
+            auto [p, ec] = std::from_chars(b, e, rate);
+            if (ec != std::errc() || p != e || rate < 1000 || rate > 384000)
+                return bad("expected a sample rate from 1000 to 384000 after wav:");
+            u.audio_rate = rate;
+        }
     } else if (key == "max_body") {
         auto size = parse_size(value);
         if (!size || *size == 0 || *size > max_upstream_body) return bad("expected a size from 1 byte to 1GiB");
         u.max_body = static_cast<std::size_t>(*size);
     } else {
         return bad(u.kind == "openai"   ? "known: model, key_env, header_env, timeout, connect_timeout, max_body"
-                   : u.kind == "http" ? "known: body, field, key_env, header_env, timeout, connect_timeout, max_body"
-                                      : "known: inputs, field, key_env, header_env, timeout, connect_timeout, max_body");
+                   : u.kind == "http" ? "known: body, field, audio, key_env, header_env, timeout, connect_timeout, max_body"
+                                      : "known: inputs, field, audio, key_env, header_env, timeout, connect_timeout, max_body");
     }
     return true;
 }

@@ -21,6 +21,9 @@
 //                      gradio: of the outputs array (default 0)
 //   inputs=LIST        gradio: the endpoint's inputs in order, from prompt,
 //                      messages, param:NAME, file, file:FIELD (default prompt)
+//   audio=wav[:RATE]   http, gradio: audio and video inputs (any format the
+//                      media layer decodes) are sent as 16-bit mono WAV, at
+//                      their own rate or RATE, for upstreams that read WAV only
 //   timeout=DURATION   at most this long per request ("90", "500ms", "2m";
 //                      default and upper bound: the request's deadline)
 //   connect_timeout=DURATION  (default 5 s)
@@ -50,6 +53,8 @@ struct upstream_url {
     bool multipart = false;
     std::string field;
     std::vector<std::string> inputs; // gradio
+    bool audio_wav = false;          // audio=wav: inputs converted to WAV
+    std::uint32_t audio_rate = 0;    // audio=wav:RATE (0: each file's own)
     std::optional<std::chrono::milliseconds> timeout;
     std::chrono::milliseconds connect_timeout{5000};
     std::size_t max_body = 64U << 20;

@@ -251,6 +251,46 @@ TEST_CASE("hostile audio is refused with the reason, before decoding where the h
     }
 }
 
+TEST_CASE("an audio file converts to another format, mono, at its own rate or the one asked for", "[media]") {
+    const std::string wav = stereo_wav(1.0); // 44.1 kHz stereo PCM
+    const auto mp3 = convert_audio(wav, audio_format::mp3, 0, limits_of(30));
+    INFO(mp3.error);
+    REQUIRE_FALSE(mp3.bytes.empty());
+    CHECK(mp3.converted);
+    CHECK(mp3.mime == "audio/mpeg");
+    CHECK(mp3.sample_rate == source_rate);
+    CHECK(mp3.from == "pcm in wav");
+    const auto back = decode_audio(mp3.bytes, 0, limits_of(30));
+    REQUIRE(back.clip);
+    CHECK(back.clip->sample_rate == source_rate); // rate 0: the file's own
+    CHECK(back.codec == "mp3");
+    CHECK(snr_against_signal(back.clip->samples, source_rate).db >= 20);
+    // Already MP3: the same bytes, not encoded again.
+    const auto again = convert_audio(mp3.bytes, audio_format::mp3, 0, limits_of(30));
+    CHECK_FALSE(again.converted);
+    CHECK(again.bytes == mp3.bytes);
+    // To WAV at 16 kHz: 16-bit mono PCM at that rate, the signal kept.
+    const auto w16 = convert_audio(wav, audio_format::wav, 16000, limits_of(30));
+    REQUIRE(w16.converted);
+    REQUIRE(w16.bytes.size() > 44);
+    CHECK(static_cast<unsigned char>(w16.bytes[22]) == 1);  // channels
+    CHECK(static_cast<unsigned char>(w16.bytes[34]) == 16); // bits per sample
+    const auto pcm = decode_audio(w16.bytes, 0, limits_of(30));
+    REQUIRE(pcm.clip);
+    CHECK(pcm.clip->sample_rate == 16000);
+    // (linear resampling's centred samples: see the WAV case above)
+    CHECK(snr_against_signal(pcm.clip->samples, 16000, 0, 0.5 / 16000 - 0.5 / source_rate).db >= 45);
+    // Opus from the MP3.
+    const auto opus = convert_audio(mp3.bytes, audio_format::opus, 0, limits_of(30));
+    REQUIRE(opus.converted);
+    CHECK(decode_audio(opus.bytes, 0, limits_of(30)).codec == "opus");
+    // Not audio: the input's fault, named.
+    const auto text = convert_audio("just some text, no audio", audio_format::mp3, 0, limits_of(30));
+    CHECK(text.bytes.empty());
+    CHECK(text.bad_input);
+    CHECK_FALSE(text.error.empty());
+}
+
 TEST_CASE("audio encodes to MP3 and Opus that decode back to it", "[media]") {
     std::vector<float> samples(24000);
     for (std::size_t i = 0; i < samples.size(); ++i) samples[i] = static_cast<float>(mono(static_cast<double>(i) / 24000));
