@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -176,10 +178,17 @@ class video_transcoder {
             const char* name = av_get_pix_fmt_name(static_cast<AVPixelFormat>(f->format));
             return fmt::format("its pixel format {} cannot be converted", name ? name : "(unknown)");
         }
-        image_rgb img{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(w) * h * 3)};
-        std::uint8_t* dst[1] = {img.pixels.data()};
-        const int stride[1] = {static_cast<int>(w * 3)};
+        // libswscale writes whole SIMD blocks, past the end of a row and of
+        // the last one: it converts into rows padded to 64 bytes with room
+        // after them, which are then copied out tight.
+        const std::size_t row = static_cast<std::size_t>(w) * 3, padded = (row + 63) / 64 * 64;
+        rgb_scratch_.resize(padded * h + 256);
+        std::uint8_t* dst[1] = {rgb_scratch_.data()};
+        const int stride[1] = {static_cast<int>(padded)};
         sws_scale(to_rgb_.get(), f->data, f->linesize, 0, f->height, dst, stride);
+        image_rgb img{w, h, std::vector<std::uint8_t>(row * h)};
+        for (std::uint32_t y = 0; y < h; ++y)
+            std::memcpy(img.pixels.data() + y * row, rgb_scratch_.data() + y * padded, row);
         pending_.push_back(std::move(img));
         pending_pts_.push_back(pts);
         if (pending_.size() >= batch_) return flush_batch();
@@ -299,8 +308,13 @@ class video_transcoder {
 
     std::string encode(const image_rgb& img, std::int64_t pts) {
         if (av_frame_make_writable(yuv_frame_.get()) < 0) return "out of memory";
-        const std::uint8_t* src[1] = {img.pixels.data()};
-        const int stride[1] = {static_cast<int>(img.width * 3)};
+        // The same padding for libswscale's reads of the model's frame.
+        const std::size_t row = static_cast<std::size_t>(img.width) * 3, padded = (row + 63) / 64 * 64;
+        rgb_scratch_.resize(padded * img.height + 256);
+        for (std::uint32_t y = 0; y < img.height; ++y)
+            std::memcpy(rgb_scratch_.data() + y * padded, img.pixels.data() + y * row, row);
+        const std::uint8_t* src[1] = {rgb_scratch_.data()};
+        const int stride[1] = {static_cast<int>(padded)};
         sws_scale(to_yuv_.get(), src, stride, 0, yuv_frame_->height, yuv_frame_->data, yuv_frame_->linesize);
         // Strictly increasing, as encoders need (sources may repeat a timestamp).
         if (last_pts_ != AV_NOPTS_VALUE && pts <= last_pts_) pts = last_pts_ + 1;
@@ -386,6 +400,7 @@ class video_transcoder {
     codec_ptr dec_;
     sws_ptr to_rgb_, to_yuv_;
     std::vector<image_rgb> pending_;
+    std::vector<std::uint8_t> rgb_scratch_; // padded rows for libswscale
     std::vector<std::int64_t> pending_pts_;
     std::uint64_t frames_in_ = 0, decoded_bytes_ = 0, decode_errors_ = 0;
     std::int64_t first_pts_ = AV_NOPTS_VALUE, last_pts_ = AV_NOPTS_VALUE;

@@ -6,12 +6,14 @@
 #include "backends/model/model_inputs.hpp"
 #include "backends/model/text_coalescer.hpp"
 #include "backends/hf/folder_error.hpp"
+#include "backends/hf/swin2sr_config.hpp"
 #include "backends/model/lm_request.hpp"
 #include "backends/model/encoder_request.hpp"
 #include "backends/model/speech_request.hpp"
 #include "backends/torch/encoder/bart_engine.hpp"
 #include "backends/torch/encoder/encoder_engine.hpp"
 #include "backends/torch/encoder/encoder_jobs.hpp"
+#include "backends/torch/image/swin2sr_model.hpp"
 #include "backends/torch/lm/lm_engine.hpp"
 #include "backends/torch/whisper/whisper_engine.hpp"
 #include "backends/torch/torch_model.hpp"
@@ -25,6 +27,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <random>
 #include <span>
@@ -85,6 +88,9 @@ struct torch_backend::served_model : model_slot {
     std::unique_ptr<encoder::bart_engine> s2s;
     std::string lm_name; // the folder's name, announced as the model
     std::uint32_t max_audio_seconds = 3600;
+    // A Hugging Face image-to-image folder (model is its native runner):
+    // serves images and videos alike, told apart by the upload's bytes.
+    bool image_folder = false;
 };
 
 namespace {
@@ -193,8 +199,48 @@ std::unique_ptr<encoder::bart_engine> load_summarizer(const std::string& space, 
     });
 }
 
+// An image-to-image folder (Swin2SR) as a torch_model whose forward is the
+// native model's: the image and video tasks, their limits and batching as
+// for a TorchScript image model.
+std::unique_ptr<torch_model> load_image_folder(const std::string& space, const std::string& dir, torch::Device device,
+                                               const torch_options& opts) {
+    const auto start = steady::now();
+    return load_folder(space, dir, [&] {
+        auto sr = std::make_shared<image::swin2sr_model>(dir, folder_options(device, opts));
+        model_spec spec;
+        spec.name = std::filesystem::path(dir).filename().string();
+        if (spec.name.empty()) spec.name = std::filesystem::path(dir).parent_path().filename().string();
+        spec.task = model_task::image;
+        spec.kind = input_kind::image;
+        spec.scale = static_cast<std::uint32_t>(sr->config().scale());
+        spec.description = sr->describe();
+        auto model = std::make_unique<torch_model>(space, dir, spec, device,
+                                                   [sr](const torch::Tensor& x) { return sr->forward(x); });
+        model->check_against_sidecar(); // the warm-up, and the proof the folder runs
+        log::info("model {} for space {}: images and videos, {}; loaded in {:.0f} ms", spec.name, space, spec.description,
+                  ms_since(start));
+        return model;
+    });
+}
+
 std::string folder_model_type(const std::string& space, const std::string& dir) {
     return load_folder(space, dir, [&] { return hf::read_model_type(dir); });
+}
+
+// Requests of the same input shape share one forward call when the space
+// takes several at once and the task batches.
+void add_batcher(model_slot& slot, std::uint32_t cap, const torch_options& opts) {
+    if (!slot.model->spec().batchable() || cap <= 1 || opts.max_batch <= 1) return;
+    torch_model* m = slot.model.get();
+    slot.batcher = std::make_unique<batch_collector<torch::Tensor, torch::Tensor>>(
+        std::min<std::size_t>(opts.max_batch, cap), std::chrono::duration_cast<std::chrono::microseconds>(opts.batch_wait),
+        [m](std::vector<torch::Tensor>& items) {
+            auto out = m->forward(torch::cat(items, 0));
+            if (out.dim() == 0 || out.size(0) != static_cast<std::int64_t>(items.size()))
+                throw model_failure(fmt::format("forward on a batch of {} returned {}", items.size(), shape_text(out)));
+            auto rows = out.split(1, 0);
+            return std::vector<torch::Tensor>(rows.begin(), rows.end());
+        });
 }
 
 } // namespace
@@ -219,6 +265,10 @@ torch_backend::torch_backend(const torch_options& opts) {
                 served->s2s = load_summarizer(space, path, device, opts, cap);
             } else if (hf::is_encoder_model_type(type)) {
                 served->enc = load_encoder_model(space, path, device, opts, cap);
+            } else if (hf::is_image_to_image_model_type(type)) {
+                served->model = load_image_folder(space, path, device, opts);
+                served->image_folder = true;
+                add_batcher(*served, cap, opts);
             } else {
                 served->lm = load_language_model(space, path, device, opts, cap);
             }
@@ -231,19 +281,7 @@ torch_backend::torch_backend(const torch_options& opts) {
         served->model = std::make_unique<torch_model>(space, path, device, opts.half);
         served->model->check_against_sidecar();
         const auto& spec = served->model->spec();
-        if (spec.batchable() && cap > 1 && opts.max_batch > 1) {
-            torch_model* m = served->model.get();
-            served->batcher = std::make_unique<batch_collector<torch::Tensor, torch::Tensor>>(
-                std::min<std::size_t>(opts.max_batch, cap), std::chrono::duration_cast<std::chrono::microseconds>(opts.batch_wait),
-                [m](std::vector<torch::Tensor>& items) {
-                    auto out = m->forward(torch::cat(items, 0));
-                    if (out.dim() == 0 || out.size(0) != static_cast<std::int64_t>(items.size()))
-                        throw model_failure(fmt::format("forward on a batch of {} returned {}", items.size(),
-                                                        shape_text(out)));
-                    auto rows = out.split(1, 0);
-                    return std::vector<torch::Tensor>(rows.begin(), rows.end());
-                });
-        }
+        add_batcher(*served, cap, opts);
         log::info("model {} for space {}: task {}, {} on {}{}, checked in {:.0f} ms", spec.name, space,
                   to_string(spec.task), path, device_name_, served->batcher ? fmt::format(", batches up to {}", std::min<std::size_t>(opts.max_batch, cap)) : "",
                   ms_since(start));
@@ -607,6 +645,22 @@ void run_video(model_slot& m, const job& j, cancellation_token& cancel, result_s
     sink.completed(std::move(c));
 }
 
+// Whether the request's first file is a PNG or JPEG (by its bytes, not its
+// name or type); anything else goes to an image folder's video path, which
+// names what it is when it is no video either.
+bool is_still_image(const job& j) {
+    if (j.files.empty()) return true; // prepare_image says what is missing
+    const auto& f = j.files.front();
+    std::string head = f.bytes.substr(0, 4);
+    if (!f.path.empty()) {
+        std::ifstream in(f.path, std::ios::binary);
+        head.resize(4);
+        in.read(head.data(), 4);
+        head.resize(static_cast<std::size_t>(std::max<std::streamsize>(0, in.gcount())));
+    }
+    return head.starts_with("\x89PNG") || head.starts_with("\xFF\xD8\xFF");
+}
+
 void run_tensor(model_slot& m, const job& j, result_sink& sink) {
     const auto& spec = m.model->spec();
     auto value = prepare_tensor(j, spec);
@@ -653,6 +707,7 @@ void torch_backend::run(const job& j, cancellation_token& cancel, result_sink& s
         if (m.enc) return encoder::run_encoder_job(*m.enc, m.lm_name, j, encoder::job_limits{}, sink);
         if (m.asr) return run_speech(*m.asr, m.max_audio_seconds, j, cancel, sink);
         if (m.lm) return generate_lm(*m.lm, j, cancel, sink);
+        if (m.image_folder && !is_still_image(j)) return run_video(m, j, cancel, sink);
         switch (m.model->spec().task) {
         case model_task::text_generation: return generate(*m.model, j, cancel, sink);
         case model_task::classification: return run_classification(m, j, sink);

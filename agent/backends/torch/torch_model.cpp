@@ -94,11 +94,20 @@ torch_model::torch_model(const std::string& space, const std::string& path, torc
         log::warn("model {}: --half is ignored on the CPU (float16 kernels there are slow or missing)", spec_.name);
 }
 
+torch_model::torch_model(const std::string& space, const std::string& path, model_spec spec, torch::Device device,
+                         native_forward forward)
+    : space_(space), path_(path), spec_(std::move(spec)), device_(device), native_(std::move(forward)) {}
+
 std::string torch_model::where() const { return fmt::format("model {} ({})", spec_.name, path_); }
 
 torch::Tensor torch_model::forward(const torch::Tensor& input) {
     c10::InferenceMode guard;
     auto x = input.to(device_);
+    if (native_) {
+        auto t = native_(x).to(torch::kCPU);
+        if (t.is_floating_point()) t = t.to(torch::kFloat);
+        return t.contiguous();
+    }
     if (half_ && x.is_floating_point()) x = x.to(torch::kHalf);
     auto out = module_.forward({x});
     torch::Tensor t;

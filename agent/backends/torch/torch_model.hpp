@@ -7,6 +7,7 @@
 
 #include <torch/script.h>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +31,11 @@ class torch_model {
     // Loads `path` and its sidecar onto `device`; throws model_load_error.
     // `space` names the model in messages.
     torch_model(const std::string& space, const std::string& path, torch::Device device, bool half);
+    // A model the agent runs natively (a Hugging Face image folder), serving
+    // as `spec` says: forward gets the input on `device` and returns the
+    // output there, in whatever floating dtype it computes in.
+    using native_forward = std::function<torch::Tensor(const torch::Tensor&)>;
+    torch_model(const std::string& space, const std::string& path, model_spec spec, torch::Device device, native_forward forward);
 
     const model_spec& spec() const { return spec_; }
     const std::string& path() const { return path_; }
@@ -54,6 +60,7 @@ class torch_model {
     torch::Device device_;
     bool half_ = false;
     torch::jit::Module module_;
+    native_forward native_;
 };
 
 // "[2, 3, 4]"
